@@ -1,0 +1,3 @@
+from lteval.cli import main
+
+main()
