@@ -1,0 +1,167 @@
+"""``lteval score`` and ``lteval compare``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from lteval.commands._common import TASK_HELP, console, err_console, guarded
+
+
+class EmptyClass(str, Enum):
+    zero = "zero"
+    exclude = "exclude"
+
+
+def fmt(x, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_ci(ci: dict | None, key: str) -> str:
+    if not ci or key not in ci or ci[key][0] is None:
+        return ""
+    lo, hi = ci[key]
+    return f"[{lo:.4f}, {hi:.4f}]"
+
+
+def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
+    """Rich tables of a ScoreReport: overall, groups, per class by training frequency."""
+    d = report.to_dict()
+    ci = d.get("ci")
+    t = Table(title=f"{title}overall — {d['task']}, {d['n_samples']} samples"
+              + (f", {int(ci['level'] * 100)}% CI from {ci['n_boot']} resamples" if ci else ""),
+              title_justify="left")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    if ci:
+        t.add_column("CI", justify="right")
+    for k, v in d["overall"].items():
+        t.add_row(k, fmt(v), *([fmt_ci(ci, k)] if ci else []))
+    console.print(t)
+    if d["groups"]:
+        g = Table(title=f"groups by training prevalence ({report.groups_source})", title_justify="left")
+        for col in ("group", "classes", "mAP", "mAUROC", "mF1"):
+            g.add_column(col, justify="left" if col == "group" else "right")
+        for name, v in d["groups"].items():
+            cells = [fmt(v[k]) + (f" {fmt_ci(ci, f'{name}.{k}')}" if ci else "")
+                     for k in ("mAP", "mAUROC", "mF1")]
+            g.add_row(name, str(len(v["classes"])), *cells)
+        console.print(g)
+    if show_classes:
+        group_of = {c: name for name, v in d["groups"].items() for c in v["classes"]}
+        pc = Table(title="per class, by training frequency" if report.prevalence
+                   else "per class, by positives in this set", title_justify="left")
+        for col in ("class", "group", "n_pos", "AP", "AUROC", "F1", "precision", "recall", "ECE"):
+            pc.add_column(col, justify="left" if col in ("class", "group") else "right")
+        for c in report.class_order_by_frequency():
+            v = d["per_class"][c]
+            pc.add_row(c, group_of.get(c, ""), str(v["n_pos"]), fmt(v["ap"]), fmt(v["auroc"]),
+                       fmt(v["f1"]), fmt(v["precision"]), fmt(v["recall"]), fmt(v["ece"]))
+        console.print(pc)
+    if d["empty_classes"]:
+        err_console.print(
+            f"[yellow]warning:[/] {len(d['empty_classes'])} class(es) have no positives in the "
+            f"labels: {', '.join(d['empty_classes'])}. Policy '{d['empty_class_policy']}': "
+            + ("their AP counts as 0 in mAP (scikit-learn's behaviour)."
+               if d["empty_class_policy"] == "zero" else "they are left out of mAP and mF1."),
+            highlight=False)
+
+
+def _write_json(path: Path, obj, force: bool) -> None:
+    from lteval.io.atomic import write_json_atomic
+
+    write_json_atomic(path, obj, force=force)
+    err_console.print(f"wrote {path}", highlight=False)
+
+
+def score_command(
+    predictions: Path = typer.Argument(..., help="Predictions CSV: ImageID (or dicom_id) + one probability column per class, any order.", show_default=False),
+    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV: ImageID + one 0/1 column per class (other columns ignored).", show_default=False),
+    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV used to form head/medium/tail groups (default for cxrlt2026-task1: the published training counts)."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels: JSON {\"n_images\": N, \"counts\": {class: n}} or CSV 'class,count' with a '__total__,N' row."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for precision/recall/F1 (predict positive when p >= threshold)."),
+    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Classes without positives: 'zero' counts their AP as 0 (scikit-learn), 'exclude' leaves them out of mAP/mF1."),
+    bootstrap: int = typer.Option(0, "--bootstrap", "-b", min=0, help="Bootstrap resamples for 95% confidence intervals (0 = none; 1000 is usual)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    head: float = typer.Option(0.10, "--head", help="Head group: training prevalence above this."),
+    tail: float = typer.Option(0.01, "--tail", help="Tail group: training prevalence below this."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write all figures as JSON to this file ('-' prints JSON instead of tables)."),
+    no_classes: bool = typer.Option(False, "--no-classes", help="Skip the per-class table."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+) -> None:
+    """Score a predictions file against labels: mAP, mAUROC, mF1, ECE, MCE, Brier, per class and per head/medium/tail group.
+
+    Rows are joined by ImageID, never by position. Figures equal scikit-learn's
+    average_precision_score / roc_auc_score / f1_score and netcal's ECE.
+    """
+    from lteval.io.atomic import check_writable
+    from lteval.scoring import score
+
+    if json_out is not None and str(json_out) != "-":
+        check_writable(json_out, force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = score(predictions, labels, task=task, train_labels=train_labels, counts=counts,
+                       threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap,
+                       seed=seed, head=head, tail=tail)
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        return
+    print_report(report, show_classes=not no_classes)
+    if json_out is not None:
+        _write_json(json_out, report.to_dict(), force)
+
+
+def compare_command(
+    a: Path = typer.Argument(..., help="Predictions CSV of model A (the baseline).", show_default=False),
+    b: Path = typer.Argument(..., help="Predictions CSV of model B (compared against A).", show_default=False),
+    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV shared by both.", show_default=False),
+    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV for head/medium/tail groups."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for F1."),
+    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Policy for classes without positives."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=1, help="Paired bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the comparison as JSON ('-' prints JSON only)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+) -> None:
+    """Compare two prediction files on the same labels with a paired bootstrap: B − A, its 95% CI and a two-sided p-value for every figure."""
+    from lteval.io.atomic import check_writable
+    from lteval.scoring import compare
+
+    if json_out is not None and str(json_out) != "-":
+        check_writable(json_out, force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = compare(a, b, labels, task=task, train_labels=train_labels, counts=counts,
+                      threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap, seed=seed)
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(res, indent=2, allow_nan=False))
+        return
+    t = Table(title=f"B − A, paired bootstrap ({bootstrap} resamples, 95% CI)\nA = {a}\nB = {b}",
+              title_justify="left")
+    for col in ("figure", "A", "B", "B − A", "95% CI", "p"):
+        t.add_column(col, justify="left" if col == "figure" else "right")
+    for k, v in res["figures"].items():
+        lo, hi = v["ci"]
+        sig = lo is not None and (lo > 0 or hi < 0)
+        diff = "—" if v["diff"] is None else f"{v['diff']:+.4f}"
+        t.add_row(k, fmt(v["a"]), fmt(v["b"]), f"[bold]{diff}[/]" if sig else diff,
+                  "" if lo is None else f"[{lo:+.4f}, {hi:+.4f}]",
+                  "—" if v["p_value"] is None else f"{v['p_value']:.4f}")
+    console.print(t)
+    if json_out is not None:
+        _write_json(json_out, res, force)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(guarded(score_command))
+    app.command("compare")(guarded(compare_command))
