@@ -1,0 +1,774 @@
+"""Procedural chest X-ray drawing: a thorax plus a distinct appearance for each CXR-LT finding.
+
+Everything is drawn with vectorised numpy on normalised coordinates ``x, y`` in ``[0, 1]``
+(``x`` left to right *in the image*, so the patient's right lung is on the image's left,
+as on a PA film; ``y`` top to bottom). The picture is built as an *attenuation* map
+(air dark, soft tissue grey, bone and metal bright), then exposed (contrast, gamma),
+blurred, given noise and quantised to 8 bits.
+
+Two phases per finding: ``modify`` changes the anatomy before it is drawn (an enlarged
+heart, a raised hemidiaphragm, ...); ``draw`` adds an overlay (a nodule, a line, a
+meniscus, ...). Each finding receives a severity in ``(0, 1]`` that scales its size and
+contrast, so subtle and obvious cases both occur. ``FINDING_DOCS`` describes every
+rendering in words (``docs/data.md`` prints it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from lteval.tasks import CXRLT2026_TASK1_CLASSES
+
+CLASSES = CXRLT2026_TASK1_CLASSES
+#: Global multiplier on every finding's contrast; tuned with benchmarks/synth_difficulty.py.
+FINDING_GAIN = 1.0
+
+
+# --------------------------------------------------------------------------- anatomy
+@dataclass
+class Anatomy:
+    """Geometry and exposure of one image (patient-level values plus per-image jitter)."""
+
+    cx: float = 0.5            # midline
+    half_width: float = 0.35   # half the thoracic width
+    lung_top: float = 0.15     # lung apex
+    diaphragm_r: float = 0.72  # dome top, patient's right (image left)
+    diaphragm_l: float = 0.74  # patient's left (image right)
+    dome: float = 0.05         # dome height
+    ctr: float = 0.44          # cardiothoracic ratio
+    heart_h: float = 0.12      # heart half-height
+    rib_spacing: float = 0.075
+    rib_curve: float = 1.6
+    rib_slope: float = 0.25
+    clavicle_y: float = 0.12
+    knob_r: float = 0.028
+    hilum_amp: float = 0.10
+    hilum_sigma: float = 0.028
+    spine_amp: float = 0.07
+    lung_air: float = 0.30
+    marking_gain: float = 0.07
+    soft_tissue: float = 0.42
+    # exposure
+    contrast: float = 1.0
+    brightness: float = 0.0
+    gamma: float = 1.0
+    noise: float = 0.025
+    blur_px64: float = 0.55    # blur sigma in pixels at 64 px (scaled with size)
+    scale: float = 1.0         # zoom about the image centre
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def sample_patient(rng: np.random.Generator) -> dict:
+    """Patient-level anatomy (shared by every image of a patient), as a dict of floats."""
+    return {
+        "cx": 0.5 + rng.normal(0, 0.012),
+        "half_width": float(np.clip(rng.normal(0.35, 0.025), 0.29, 0.41)),
+        "lung_top": float(np.clip(rng.normal(0.15, 0.015), 0.11, 0.19)),
+        "diaphragm_r": float(np.clip(rng.normal(0.71, 0.025), 0.64, 0.78)),
+        "dome": float(np.clip(rng.normal(0.05, 0.01), 0.03, 0.075)),
+        "ctr": float(np.clip(rng.normal(0.44, 0.03), 0.36, 0.52)),
+        "heart_h": float(np.clip(rng.normal(0.12, 0.01), 0.095, 0.145)),
+        "rib_spacing": float(np.clip(rng.normal(0.075, 0.005), 0.064, 0.088)),
+        "soft_tissue": float(np.clip(rng.normal(0.42, 0.05), 0.3, 0.55)),
+        "contrast": float(np.clip(rng.normal(1.0, 0.08), 0.8, 1.2)),
+        "brightness": rng.normal(0.0, 0.04),
+        "gamma": float(np.clip(rng.normal(1.0, 0.08), 0.8, 1.2)),
+    }
+
+
+def make_anatomy(patient: dict, rng: np.random.Generator, center: dict | None = None) -> Anatomy:
+    """Per-image anatomy: patient values plus positioning/exposure jitter (and a centre's look)."""
+    a = Anatomy(**{k: v for k, v in patient.items() if k in Anatomy.__dataclass_fields__})
+    a.diaphragm_l = a.diaphragm_r + 0.02 + rng.normal(0, 0.008)
+    a.diaphragm_r += rng.normal(0, 0.01)   # inspiration varies between films
+    a.diaphragm_l += rng.normal(0, 0.004)
+    a.contrast *= float(np.exp(rng.normal(0, 0.05)))
+    a.brightness += rng.normal(0, 0.025)
+    a.noise = float(np.clip(rng.normal(0.025, 0.006), 0.012, 0.04))
+    a.scale = float(np.exp(rng.normal(0, 0.03)))
+    a.shift_x = rng.normal(0, 0.015)
+    a.shift_y = rng.normal(0, 0.015)
+    a.rib_curve = float(np.clip(rng.normal(1.6, 0.15), 1.2, 2.0))
+    a.knob_r = float(np.clip(rng.normal(0.028, 0.003), 0.02, 0.035))
+    if center:
+        a.contrast *= center.get("contrast", 1.0)
+        a.brightness += center.get("brightness", 0.0)
+        a.gamma *= center.get("gamma", 1.0)
+        a.noise *= center.get("noise", 1.0)
+        a.blur_px64 += center.get("blur", 0.0)
+        a.scale *= center.get("scale", 1.0)
+    return a
+
+
+def center_look(shift: float) -> dict:
+    """Exposure of a second acquisition centre; ``shift`` 0 is the training look, 1 is strong."""
+    s = float(shift)
+    return {"contrast": 1.0 - 0.3 * s, "brightness": 0.10 * s, "gamma": 1.0 + 0.35 * s,
+            "noise": 1.0 + 1.5 * s, "blur": 0.6 * s, "scale": 1.0 - 0.06 * s}
+
+
+# --------------------------------------------------------------------------- canvas
+class Canvas:
+    """Coordinate grids plus the layers findings draw into."""
+
+    def __init__(self, size: int, anat: Anatomy):
+        self.size = size
+        self.px = 1.0 / size
+        c = (np.arange(size, dtype=np.float32) + 0.5) / size
+        # zoom/shift: map image coordinates to body coordinates
+        x = (c - 0.5) / anat.scale + 0.5 - anat.shift_x
+        y = (c - 0.5) / anat.scale + 0.5 - anat.shift_y
+        self.X, self.Y = np.meshgrid(x, y)
+        self.A = np.zeros((size, size), np.float32)         # attenuation
+        self.M = np.zeros((size, size), np.float32)         # lung markings layer
+        self.keep = np.ones((size, size), np.float32)       # multiplier on markings
+        self.lungs: dict[str, np.ndarray] = {}
+        self.body = np.ones((size, size), np.float32)
+        self.edge = max(1.2 / size, 0.008)                   # soft-edge width
+
+    # ---- shapes (all return float32 masks in [0, 1]) ----
+    def ramp(self, d, width=None):
+        w = self.edge if width is None else width
+        return np.clip(0.5 - d / w, 0.0, 1.0)
+
+    def ellipse_d(self, cx, cy, rx, ry):
+        r = np.sqrt(((self.X - cx) / rx) ** 2 + ((self.Y - cy) / ry) ** 2)
+        return (r - 1.0) * min(rx, ry)
+
+    def ellipse(self, cx, cy, rx, ry, width=None):
+        return self.ramp(self.ellipse_d(cx, cy, rx, ry), width)
+
+    def disk(self, cx, cy, r, width=None):
+        return self.ellipse(cx, cy, r, r, width)
+
+    def ring(self, cx, cy, rx, ry, thick):
+        d = np.abs(self.ellipse_d(cx, cy, rx, ry))
+        return self.ramp(d - thick / 2)
+
+    def gauss(self, cx, cy, sx, sy=None):
+        sy = sx if sy is None else sy
+        return np.exp(-0.5 * (((self.X - cx) / sx) ** 2 + ((self.Y - cy) / sy) ** 2))
+
+    def polyline_d(self, pts):
+        pts = np.asarray(pts, np.float32)
+        p0 = pts[:-1, :, None, None]
+        p1 = pts[1:, :, None, None]
+        dx, dy = p1[:, 0] - p0[:, 0], p1[:, 1] - p0[:, 1]
+        px, py = self.X[None] - p0[:, 0], self.Y[None] - p0[:, 1]
+        t = np.clip((px * dx + py * dy) / np.maximum(dx * dx + dy * dy, 1e-9), 0, 1)
+        d = np.sqrt((px - t * dx) ** 2 + (py - t * dy) ** 2)
+        return d.min(axis=0)
+
+    def line(self, pts, thick):
+        thick = max(thick, 0.6 / self.size)
+        return self.ramp(self.polyline_d(pts) - thick / 2, max(self.edge * 0.8, 0.8 / self.size))
+
+    def smooth_noise(self, rng, cells=6):
+        """Low-frequency noise in about [-1, 1] (bilinear upsampling of a coarse grid)."""
+        g = rng.standard_normal((cells + 1, cells + 1)).astype(np.float32)
+        u = np.clip(self.X, 0, 1) * cells
+        v = np.clip(self.Y, 0, 1) * cells
+        i0 = np.minimum(u.astype(int), cells - 1)
+        j0 = np.minimum(v.astype(int), cells - 1)
+        fu, fv = u - i0, v - j0
+        a = g[j0, i0] * (1 - fu) + g[j0, i0 + 1] * fu
+        b = g[j0 + 1, i0] * (1 - fu) + g[j0 + 1, i0 + 1] * fu
+        return (a * (1 - fv) + b * fv) / 1.5
+
+
+def _side_x(anat: Anatomy, side: str) -> float:
+    """Centre x of a lung: 'r' = patient's right = image left."""
+    off = 0.52 * anat.half_width
+    return anat.cx - off if side == "r" else anat.cx + off
+
+
+def dome_y(cv: Canvas, anat: Anatomy, side: str) -> np.ndarray:
+    """Height of the hemidiaphragm on ``side`` at every column (a parabola)."""
+    top = anat.diaphragm_r if side == "r" else anat.diaphragm_l
+    xc = _side_x(anat, side)
+    rx = 0.55 * anat.half_width
+    return top + anat.dome * np.clip(((cv.X - xc) / rx) ** 2, 0, 4)
+
+
+def lung_point(rng, anat: Anatomy, side: str | None = None, zone: str = "any"):
+    """A random (x, y) inside a lung, optionally in the 'upper', 'lower' or 'mid' zone."""
+    side = side or ("r" if rng.random() < 0.5 else "l")
+    xc = _side_x(anat, side)
+    top = anat.lung_top
+    bottom = (anat.diaphragm_r if side == "r" else anat.diaphragm_l) + 0.01
+    lo, hi = {"upper": (0.05, 0.4), "lower": (0.6, 0.92), "mid": (0.3, 0.7)}.get(zone, (0.1, 0.9))
+    y = top + (bottom - top) * rng.uniform(lo, hi)
+    # lateral position, medial part avoided (mediastinum)
+    w = 0.36 * anat.half_width
+    x = xc + rng.uniform(-w, w) * (0.6 if zone == "upper" else 1.0)
+    return float(x), float(y), side
+
+
+# --------------------------------------------------------------------------- base thorax
+def draw_thorax(cv: Canvas, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Body, lungs with vessel markings, mediastinum, heart, aorta, hila, spine, ribs, clavicles."""
+    X, Y, a = cv.X, cv.Y, anat
+    hw = a.half_width
+    # body (soft tissue) with shoulders and neck
+    body = cv.ellipse(a.cx, 0.62, hw + 0.11, 0.62, width=0.03)
+    body = np.maximum(body, cv.ellipse(a.cx, 0.02, 0.09, 0.16))
+    cv.A += a.soft_tissue * body
+    cv.body = body
+    # heart (sits towards the image right = patient left) and mediastinum occlude the lungs
+    hrx = a.ctr * hw
+    hcy = min(a.diaphragm_r, a.diaphragm_l) - a.heart_h * 0.45
+    heart = cv.ellipse(a.cx + 0.25 * hrx, hcy, hrx, a.heart_h, width=0.012)
+    a.extra["heart"] = (a.cx + 0.25 * hrx, hcy, hrx, a.heart_h)
+    medi = cv.ramp(np.abs(X - a.cx) - (0.055 + 0.02 * np.clip((Y - 0.15) / 0.2, 0, 1)), 0.012)
+    occl = 1 - np.maximum(heart, medi)
+    # lungs
+    for side in ("r", "l"):
+        xc = _side_x(a, side)
+        bottom = (a.diaphragm_r if side == "r" else a.diaphragm_l) + a.dome * 1.6
+        ry = (bottom - a.lung_top) / 2 + 0.02
+        lung = cv.ellipse(xc, a.lung_top + ry - 0.02, 0.43 * hw, ry, width=0.02)
+        lung *= cv.ramp(Y - dome_y(cv, a, side), 0.012) * occl
+        cv.lungs[side] = lung
+        cv.A -= a.lung_air * lung
+        # vessel markings radiating from the hilum, tapering to the periphery
+        hx, hy = (a.cx - 0.085 if side == "r" else a.cx + 0.09), 0.43
+        theta = np.arctan2(Y - hy, X - hx)
+        r = np.sqrt((X - hx) ** 2 + (Y - hy) ** 2)
+        wig = cv.smooth_noise(rng, 5) * 1.2
+        ves = (0.5 + 0.5 * np.cos(13 * theta + wig + rng.uniform(0, 6.3))) ** 6
+        cv.M += ves * np.exp(-r / 0.22) * lung
+        cv.M += 0.18 * np.clip(cv.smooth_noise(rng, 9), -1, 1) * lung
+    lungs = np.maximum(cv.lungs["r"], cv.lungs["l"])
+    cv.A += 0.05 * medi * (Y > 0.1) + 0.08 * heart
+    # trachea
+    cv.A -= 0.10 * cv.ramp(np.abs(X - a.cx) - 0.013) * cv.ramp(Y - 0.31)
+    # aortic knob
+    kx, ky = a.cx + 0.06, hcy - a.heart_h - 0.04
+    a.extra["knob"] = (kx, ky)
+    knob = cv.disk(kx, ky, a.knob_r)
+    cv.A += 0.06 * knob + a.lung_air * knob * lungs
+    # hila
+    for hx in (a.cx - 0.085, a.cx + 0.09):
+        cv.A += a.hilum_amp * cv.gauss(hx, 0.43, a.hilum_sigma, a.hilum_sigma * 1.4) * (0.5 + 0.5 * lungs)
+    # spine with vertebrae
+    vs = a.rib_spacing * 0.55
+    vert = 0.75 + 0.25 * (np.mod(Y / vs, 1.0) < 0.8)
+    bend = a.extra.get("scoliosis", 0.0) * np.sin(np.pi * np.clip((Y - 0.1) / 0.8, 0, 1))
+    cv.A += a.spine_amp * vert * cv.ramp(np.abs(X - a.cx - bend) - 0.028, 0.01)
+    # ribs: a periodic family of curved bands on each side
+    dx = np.abs(X - a.cx)
+    t = (Y - a.lung_top + 0.03 - a.rib_curve * dx * dx - a.rib_slope * dx) / a.rib_spacing
+    a.extra["rib_t"] = t
+    # (the ribs themselves are added by finish_ribs, after a fracture may have cut them)
+    # clavicles
+    for s in (-1, 1):
+        cv.A += 0.18 * cv.line([(a.cx + s * 0.035, a.clavicle_y + 0.03), (a.cx + s * 0.2, a.clavicle_y - 0.005),
+                                (a.cx + s * (hw + 0.03), a.clavicle_y - 0.03)], 0.022)
+
+
+def finish_ribs(cv: Canvas, anat: Anatomy) -> None:
+    """Add the ribs (after a fracture may have cut them)."""
+    a = anat
+    t = a.extra["rib_t"]
+    frac = np.mod(t, 1.0)
+    band = np.clip(1 - np.abs(frac - 0.2) / 0.17, 0, 1) ** 0.7
+    dx = np.abs(cv.X - a.cx)
+    within = cv.ramp(dx - (a.half_width + 0.02), 0.02) * np.clip((dx - 0.02) / 0.04, 0, 1)
+    bottom = max(a.diaphragm_r, a.diaphragm_l) + 0.06
+    vert = cv.ramp(cv.Y - bottom, 0.03) * cv.ramp(a.lung_top - 0.04 - cv.Y, 0.02)
+    gap = a.extra.get("rib_gap")
+    ribs = band * within * vert
+    if gap is not None:
+        ribs *= gap
+    cv.A += 0.10 * ribs
+
+
+# --------------------------------------------------------------------------- findings
+Modify = Callable[[Anatomy, np.random.Generator, float], None]
+Draw = Callable[[Canvas, Anatomy, np.random.Generator, float], None]
+_MODIFY: dict[str, Modify] = {}
+_DRAW: dict[str, Draw] = {}
+FINDING_DOCS: dict[str, str] = {}
+
+
+def _finding(name: str, doc: str, *, modify: Modify | None = None):
+    assert name in CLASSES, name
+
+    def deco(fn: Draw | None):
+        FINDING_DOCS[name] = doc
+        if modify is not None:
+            _MODIFY[name] = modify
+        if fn is not None:
+            _DRAW[name] = fn
+        return fn
+    return deco
+
+
+G = lambda: FINDING_GAIN  # noqa: E731
+
+
+_finding("Normal", "No finding: the thorax alone (normal anatomical variation only).")(None)
+
+
+def _mod_cardiomegaly(a, rng, s):
+    a.ctr = max(a.ctr, 0.47) + 0.05 + 0.14 * s
+    a.heart_h *= 1.0 + 0.18 * s
+
+
+_finding("cardiomegaly", "Enlarged heart: cardiothoracic ratio raised to 0.52-0.66 (normal 0.36-0.52), "
+         "taller heart shadow.", modify=_mod_cardiomegaly)(None)
+
+
+def _mod_aortic_elongation(a, rng, s):
+    a.knob_r *= 1.35 + 0.5 * s
+    a.extra["aorta_elong"] = s
+
+
+@_finding("aortic elongation", "Unfolded aorta: enlarged, higher aortic knob and a bulging descending "
+          "aorta beside the spine on the patient's left.", modify=_mod_aortic_elongation)
+def _draw_aortic_elongation(cv, a, rng, s):
+    kx, ky = a.extra["knob"]
+    cv.A += G() * (0.08 + 0.06 * s) * cv.disk(kx + 0.01, ky - 0.01, a.knob_r * 0.9)
+    cv.A += G() * (0.06 + 0.06 * s) * cv.line([(kx + 0.005, ky), (a.cx + 0.06 + 0.03 * s, ky + 0.12),
+                                               (a.cx + 0.05 + 0.02 * s, ky + 0.3)], 0.025 + 0.01 * s)
+
+
+@_finding("pleural effusion", "Basal pleural fluid: the costophrenic angle fills with soft-tissue density "
+          "whose upper edge is a meniscus rising towards the chest wall; one or both sides.")
+def _draw_effusion(cv, a, rng, s):
+    sides = ["r", "l"] if rng.random() < 0.35 else [("r" if rng.random() < 0.5 else "l")]
+    for side in sides:
+        lung = cv.lungs[side]
+        dtop = a.diaphragm_r if side == "r" else a.diaphragm_l
+        level = dtop + a.dome - (0.03 + 0.16 * s * rng.uniform(0.6, 1.0))
+        lateral = np.abs(cv.X - _side_x(a, side)) / (0.45 * a.half_width)
+        meniscus = level - (0.05 + 0.05 * s) * np.clip(lateral, 0, 1.3) ** 2 * (
+            np.sign(cv.X - _side_x(a, side)) == (-1 if side == "r" else 1))
+        fluid = cv.ramp(meniscus - cv.Y, 0.012) * lung
+        cv.A += G() * (a.lung_air + 0.04) * fluid
+        cv.keep *= 1 - fluid * lung
+
+
+@_finding("Nodule", "Small round opacity (radius 1.5-3 % of the image) anywhere in a lung; 1-2 of them.")
+def _draw_nodule(cv, a, rng, s):
+    for _ in range(1 if rng.random() < 0.75 else 2):
+        x, y, _side = lung_point(rng, a)
+        r = 0.015 + 0.015 * s * rng.uniform(0.5, 1)
+        cv.A += G() * (0.12 + 0.14 * s) * cv.disk(x, y, r, width=0.01)
+
+
+def _mod_atelectasis(a, rng, s):
+    side = "r" if rng.random() < 0.5 else "l"
+    a.extra["atel_side"] = side
+    if side == "r":
+        a.diaphragm_r -= 0.02 * s
+    else:
+        a.diaphragm_l -= 0.02 * s
+
+
+@_finding("atelectasis", "Plate-like (discoid) atelectasis: 1-3 short, slightly tilted dense bands in the "
+          "lower lung zone, with slight ipsilateral volume loss.", modify=_mod_atelectasis)
+def _draw_atelectasis(cv, a, rng, s):
+    side = a.extra["atel_side"]
+    for _ in range(rng.integers(1, 4)):
+        x, y, _ = lung_point(rng, a, side, "lower")
+        ln = 0.06 + 0.08 * s
+        tilt = rng.normal(0, 0.15)
+        pts = [(x - ln / 2, y - tilt * ln / 2), (x + ln / 2, y + tilt * ln / 2)]
+        cv.A += G() * (0.14 + 0.12 * s) * cv.line(pts, 0.012 + 0.01 * s)
+
+
+@_finding("pleural thickening", "Pleural thickening: a dense rim along the inside of the chest wall, "
+          "at the apex (apical cap) and/or along the lateral wall.")
+def _draw_pleural_thickening(cv, a, rng, s):
+    for side in (["r", "l"] if rng.random() < 0.4 else [("r" if rng.random() < 0.5 else "l")]):
+        lung = cv.lungs[side]
+        xc = _side_x(a, side)
+        bottom = (a.diaphragm_r if side == "r" else a.diaphragm_l) + a.dome * 1.6
+        ry = (bottom - a.lung_top) / 2 + 0.02
+        d = cv.ellipse_d(xc, a.lung_top + ry - 0.02, 0.43 * a.half_width, ry)
+        th = 0.018 + 0.025 * s
+        rim = cv.ramp(np.abs(d + th / 2) - th / 2, 0.01)
+        sgn = -1 if side == "r" else 1
+        where = cv.ramp(cv.Y - (a.lung_top + 0.12), 0.03) if rng.random() < 0.6 else \
+            cv.ramp(-((cv.X - xc) * sgn - 0.25 * a.half_width), 0.02)
+        cv.A += G() * (0.24 + 0.16 * s) * rim * where * np.sqrt(lung)
+
+
+@_finding("aortic atheromatosis", "Calcified aortic wall: a thin, very bright arc on the rim of the aortic knob.")
+def _draw_atheromatosis(cv, a, rng, s):
+    kx, ky = a.extra["knob"]
+    r = a.knob_r * 1.05
+    ang = np.arctan2(cv.Y - ky, cv.X - kx)
+    start = rng.uniform(-2.6, -1.2)
+    arc = (ang > start) & (ang < start + 1.2 + 1.2 * s)
+    cv.A += G() * (0.35 + 0.3 * s) * cv.ring(kx, ky, r, r, 0.008) * arc
+
+
+@_finding("Support Devices", "Support devices, one to three of: ECG electrodes (small bright rings), "
+          "endotracheal tube (bright tube in the trachea), nasogastric tube (line down the midline "
+          "to below the left hemidiaphragm), pacemaker (bright box below a clavicle with a lead to the heart).")
+def _draw_support(cv, a, rng, s):
+    kinds = rng.permutation(["ecg", "ett", "ngt", "pm"])[: rng.integers(1, 4)]
+    v = G() * (0.45 + 0.3 * s)
+    for k in kinds:
+        if k == "ecg":
+            for _ in range(rng.integers(2, 5)):
+                x = a.cx + rng.choice([-1, 1]) * rng.uniform(0.1, a.half_width)
+                y = rng.uniform(0.2, 0.75)
+                cv.A += v * cv.ring(x, y, 0.02, 0.02, 0.007)
+        elif k == "ett":
+            tip = rng.uniform(0.22, 0.29)
+            cv.A += v * cv.line([(a.cx + 0.004, -0.02), (a.cx, tip)], 0.012)
+        elif k == "ngt":
+            cv.A += v * 0.8 * cv.line([(a.cx - 0.01, -0.02), (a.cx + 0.01, 0.4), (a.cx + 0.04, a.diaphragm_l + 0.03),
+                                       (a.cx + 0.12, a.diaphragm_l + 0.1)], 0.008)
+        else:
+            side = rng.choice([-1, 1])
+            bx, by = a.cx + side * rng.uniform(0.18, 0.26), a.clavicle_y + 0.06
+            box = cv.ramp(np.maximum(np.abs(cv.X - bx) - 0.035, np.abs(cv.Y - by) - 0.025))
+            hx, hy, hrx, hh = a.extra["heart"]
+            cv.A += v * 1.2 * box
+            cv.A += v * cv.line([(bx, by), (a.cx + side * 0.05, by + 0.05), (a.cx - 0.02, hy - 0.05),
+                                 (hx + 0.3 * hrx, hy + 0.5 * hh)], 0.007)
+
+
+@_finding("alveolar pattern", "Air-space consolidation: fluffy, patchy, confluent opacities in one region "
+          "of a lung (or perihilar, both sides).")
+def _draw_alveolar(cv, a, rng, s):
+    patches = [lung_point(rng, a)] if rng.random() < 0.7 else \
+        [(a.cx - 0.12, 0.45, "r"), (a.cx + 0.12, 0.45, "l")]
+    for x, y, side in patches:
+        sig = 0.05 + 0.05 * s
+        blob = cv.gauss(x, y, sig, sig * 1.2)
+        fluffy = np.clip(cv.smooth_noise(rng, 12) * 1.3 + 0.5, 0, 1)
+        cv.A += G() * (0.18 + 0.14 * s) * np.clip(blob * (0.5 + fluffy) - 0.15, 0, 1) * cv.lungs[side]
+
+
+def _mod_fracture(a, rng, s):
+    a.extra["fracture"] = [(int(rng.integers(2, 7)), rng.uniform(0.45, 0.9) * a.half_width,
+                            rng.choice([-1, 1])) for _ in range(1 if rng.random() < 0.7 else 2)]
+
+
+@_finding("fracture", "Rib fracture: one or two ribs interrupted laterally by a gap, the lateral fragment "
+          "displaced.", modify=_mod_fracture)
+def _draw_fracture(cv, a, rng, s):
+    t = a.extra["rib_t"].copy()
+    gap = np.ones_like(t)
+    dxs = cv.X - a.cx
+    for n, d0, side in a.extra["fracture"]:
+        rib = np.floor(t) == n
+        beyond = (dxs * side) > d0
+        t = np.where(rib & beyond, t + (0.08 + 0.12 * s), t)
+        g = 0.01 + 0.015 * s
+        gap *= 1 - (np.abs(dxs * side - d0) < g) * (np.floor(a.extra["rib_t"]) == n)
+    a.extra["rib_t"] = t
+    a.extra["rib_gap"] = gap
+
+
+@_finding("Hernia", "Hiatal hernia: a round retrocardiac opacity above the diaphragm with a dark air "
+          "bubble and a flat air-fluid level.")
+def _draw_hernia(cv, a, rng, s):
+    hx, hy, hrx, hh = a.extra["heart"]
+    x, y = a.cx + 0.02, hy + 0.35 * hh
+    r = 0.03 + 0.035 * s
+    d = cv.disk(x, y, r)
+    cv.A += G() * 0.12 * d
+    level = y + rng.uniform(-0.2, 0.3) * r
+    cv.A -= G() * (0.2 + 0.15 * s) * cv.disk(x, y, r * 0.85) * (cv.Y < level)
+    cv.A += G() * 0.1 * cv.ring(x, y, r, r, 0.006)
+
+
+def _mod_emphysema(a, rng, s):
+    a.diaphragm_r += 0.02 * s
+    a.diaphragm_l += 0.02 * s
+    a.lung_air += 0.04 + 0.05 * s
+
+
+@_finding("Emphysema", "Emphysema: hyperlucent lungs with sparse vessel markings in the upper zones, and "
+          "thin-walled bullae.", modify=_mod_emphysema)
+def _draw_emphysema(cv, a, rng, s):
+    upper = cv.ramp(cv.Y - (a.lung_top + 0.25), 0.08)
+    cv.keep *= 1 - (0.5 + 0.4 * s) * upper
+    for _ in range(rng.integers(1, 4)):
+        x, y, side = lung_point(rng, a, zone="upper")
+        r = 0.025 + 0.03 * s
+        cv.A -= G() * 0.08 * cv.disk(x, y, r) * cv.lungs[side]
+        cv.A += G() * 0.1 * cv.ring(x, y, r, r, 0.006) * cv.lungs[side]
+
+
+@_finding("azygos lobe", "Azygos fissure: a thin curved line from the right apex down to the mediastinum, "
+          "ending in a small tear-drop (the azygos vein).")
+def _draw_azygos(cv, a, rng, s):
+    x0 = a.cx - rng.uniform(0.09, 0.15)
+    pts = [(x0, a.lung_top + 0.005), (x0 + 0.03, a.lung_top + 0.07), (a.cx - 0.045, a.lung_top + 0.14)]
+    cv.A += G() * (0.16 + 0.12 * s) * cv.line(pts, 0.008)
+    cv.A += G() * (0.18 + 0.1 * s) * cv.ellipse(a.cx - 0.04, a.lung_top + 0.15, 0.016, 0.022)
+
+
+@_finding("Hydropneumothorax", "Hydropneumothorax: a lateral air space without lung markings above a "
+          "straight horizontal air-fluid level (not a meniscus).")
+def _draw_hydropneumo(cv, a, rng, s):
+    side = "r" if rng.random() < 0.5 else "l"
+    _pneumo(cv, a, rng, 0.6 + 0.4 * s, side)
+    dtop = a.diaphragm_r if side == "r" else a.diaphragm_l
+    level = dtop - 0.05 - 0.12 * s
+    fluid = cv.ramp(level - cv.Y, 0.006) * cv.lungs[side]
+    cv.A += G() * (a.lung_air + 0.1) * fluid
+    cv.keep *= 1 - fluid
+
+
+def _mod_kyphosis(a, rng, s):
+    a.rib_spacing *= 0.92 - 0.1 * s
+    a.rib_curve *= 0.6
+    a.rib_slope *= 0.3
+    a.clavicle_y -= 0.02 + 0.03 * s
+    a.lung_top -= 0.01 * s
+    a.spine_amp *= 1.2
+
+
+_finding("Kyphosis", "Kyphosis (seen on a frontal film): a tilted thoracic cage — flatter, crowded ribs, "
+         "clavicles projected high, a denser spine.", modify=_mod_kyphosis)(None)
+
+
+@_finding("Mass", "Mass: a large (radius 5-10 % of the image), lobulated, dense opacity in a lung.")
+def _draw_mass(cv, a, rng, s):
+    x, y, side = lung_point(rng, a, zone="mid")
+    r = 0.05 + 0.05 * s
+    x += (0.3 * r) * (-1 if side == "r" else 1)
+    ang = np.arctan2(cv.Y - y, cv.X - x)
+    rr = r * (1 + 0.12 * np.sin(3 * ang + rng.uniform(0, 6.3)) + 0.06 * np.sin(5 * ang + rng.uniform(0, 6.3)))
+    d = np.sqrt((cv.X - x) ** 2 + (cv.Y - y) ** 2) - rr
+    cv.A += G() * (0.18 + 0.14 * s) * cv.ramp(d, 0.015)
+
+
+def _pneumo(cv, a, rng, s, side):
+    xc = _side_x(a, side)
+    bottom = (a.diaphragm_r if side == "r" else a.diaphragm_l) + a.dome * 1.6
+    ry = (bottom - a.lung_top) / 2 + 0.02
+    rx = 0.43 * a.half_width
+    k = 0.12 + 0.3 * s  # fraction of collapse
+    sgn = -1 if side == "r" else 1
+    cx2 = xc - sgn * rx * k * 0.5
+    cy2 = a.lung_top + ry - 0.02 + ry * k * 0.35
+    d2 = cv.ellipse_d(cx2, cy2, rx * (1 - k * 0.5), ry * (1 - k * 0.35))
+    inner = cv.ramp(d2, 0.006)
+    ptx = cv.lungs[side] * (1 - inner)
+    cv.keep *= 1 - ptx
+    cv.A -= G() * (0.05 + 0.05 * s) * ptx
+    cv.A += G() * 0.07 * cv.ramp(np.abs(d2) - 0.003, 0.005) * cv.lungs[side]
+    return ptx
+
+
+@_finding("Pneumothorax", "Pneumothorax: an apical and lateral rim of dark air without lung markings, "
+          "bounded by a thin visible pleural line (the collapsed lung's edge).")
+def _draw_pneumothorax(cv, a, rng, s):
+    _pneumo(cv, a, rng, s, "r" if rng.random() < 0.5 else "l")
+
+
+@_finding("Subcutaneous Emphysema", "Subcutaneous emphysema: dark streaks and bubbles of gas in the soft "
+          "tissue of the lateral chest wall and neck.")
+def _draw_subcut(cv, a, rng, s):
+    sides = [-1, 1] if rng.random() < 0.5 else [rng.choice([-1, 1])]
+    stripes = np.sin(2 * np.pi * (cv.Y * rng.uniform(14, 22) + 0.8 * cv.smooth_noise(rng, 8)
+                                  + 3 * cv.X)) > 0.2
+    for sd in sides:
+        dx = (cv.X - a.cx) * sd
+        wall = cv.ramp(-(dx - (a.half_width - 0.02)), 0.015) * cv.ramp(dx - (a.half_width + 0.1), 0.015)
+        vert = cv.ramp(cv.Y - rng.uniform(0.6, 0.85), 0.05)
+        cv.A -= G() * (0.14 + 0.14 * s) * wall * vert * stripes * cv.body
+
+
+@_finding("pneumoperitoneo", "Pneumoperitoneum: a dark crescent of free air under a hemidiaphragm "
+          "(usually the right), outlining the dome.")
+def _draw_pneumoperitoneo(cv, a, rng, s):
+    for side in (["r"] if rng.random() < 0.7 else ["r", "l"]):
+        dy = dome_y(cv, a, side)
+        th = 0.012 + 0.02 * s
+        xc = _side_x(a, side)
+        band = cv.ramp(-(cv.Y - dy - 0.004), 0.005) * cv.ramp(cv.Y - dy - th, 0.006)
+        band *= cv.ramp(np.abs(cv.X - xc) - 0.4 * a.half_width, 0.02)
+        cv.A -= G() * (0.22 + 0.12 * s) * band
+
+
+def _mod_vhe(a, rng, s):
+    a.hilum_amp *= 1.8 + 1.2 * s
+    a.hilum_sigma *= 1.3 + 0.4 * s
+
+
+_finding("vascular hilar enlargement", "Enlarged hila: both hilar shadows larger and denser.", modify=_mod_vhe)(None)
+
+
+@_finding("vertebral degenerative changes", "Spondylosis: bright osteophyte spurs on the lateral margins "
+          "of several vertebrae and sclerotic end plates.")
+def _draw_vdc(cv, a, rng, s):
+    vs = a.rib_spacing * 0.55
+    k = np.floor(cv.Y / vs)
+    fy = np.mod(cv.Y / vs, 1.0)
+    chosen = rng.random(64) < 0.3 + 0.4 * s
+    sel = chosen[np.clip(k.astype(int), 0, 63)] & (cv.Y > 0.25) & (cv.Y < 0.85)
+    dx = np.abs(cv.X - a.cx)
+    spur = cv.ramp(np.abs(dx - 0.035) - (0.006 + 0.006 * s)) * ((fy > 0.72) & (fy < 0.95))
+    plate = cv.ramp(dx - 0.03) * ((fy > 0.75) & (fy < 0.85))
+    cv.A += G() * (0.2 + 0.2 * s) * (spur + 0.5 * plate) * sel
+
+
+def _mod_hyperinflated(a, rng, s):
+    a.diaphragm_r += 0.04 + 0.05 * s
+    a.diaphragm_l += 0.04 + 0.05 * s
+    a.dome *= 0.6 - 0.3 * s
+    a.ctr *= 0.92 - 0.06 * s
+    a.lung_air += 0.03
+
+
+_finding("hyperinflated lung", "Hyperinflation: low, flattened hemidiaphragms, long lung fields and a "
+         "narrow heart.", modify=_mod_hyperinflated)(None)
+
+
+@_finding("interstitial pattern", "Interstitial (reticular) pattern: a fine network of lines over both "
+          "lower lung zones.")
+def _draw_interstitial(cv, a, rng, s):
+    n = cv.smooth_noise(rng, max(8, cv.size // 5))
+    net = cv.ramp(np.abs(n) - 0.08 - 0.06 * s, 0.05)
+    zone = cv.ramp(-(cv.Y - (a.lung_top + 0.2 + 0.15 * (1 - s))), 0.06)
+    lungs = np.maximum(cv.lungs["r"], cv.lungs["l"])
+    cv.A += G() * (0.1 + 0.1 * s) * net * zone * lungs
+
+
+@_finding("central venous catheter", "Central venous catheter: a thin bright line entering at the neck "
+          "or below a clavicle and running into the superior vena cava, tip at the right heart border.")
+def _draw_cvc(cv, a, rng, s):
+    hx, hy, hrx, hh = a.extra["heart"]
+    tip = (a.cx - 0.03 + rng.normal(0, 0.01), hy - hh - rng.uniform(0.0, 0.04))
+    if rng.random() < 0.5:   # subclavian
+        side = rng.choice([-1, 1])
+        pts = [(a.cx + side * rng.uniform(0.2, 0.3), a.clavicle_y + 0.02), (a.cx + side * 0.08, a.clavicle_y + 0.05),
+               (a.cx - 0.035, a.clavicle_y + 0.1), tip]
+    else:                    # jugular
+        x0 = a.cx + rng.choice([-1, 1]) * rng.uniform(0.04, 0.07)
+        pts = [(x0, -0.02), (x0 * 0.5 + (a.cx - 0.03) * 0.5, a.clavicle_y + 0.05), tip]
+    cv.A += G() * (0.3 + 0.25 * s) * cv.line(pts, 0.007)
+
+
+def _mod_hypoexpansion(a, rng, s):
+    a.diaphragm_r -= 0.05 + 0.06 * s
+    a.diaphragm_l -= 0.05 + 0.06 * s
+    a.ctr *= 1.04 + 0.04 * s
+    a.marking_gain *= 1.3
+
+
+_finding("hypoexpansion", "Low lung volumes: both hemidiaphragms high, short lung fields, crowded "
+         "markings, broad heart.", modify=_mod_hypoexpansion)(None)
+
+
+@_finding("bronchiectasis", "Bronchiectasis: tram-track parallel lines and ring shadows (thick-walled "
+          "bronchi) clustered in a lower zone.")
+def _draw_bronchiectasis(cv, a, rng, s):
+    x0, y0, side = lung_point(rng, a, zone="lower")
+    for _ in range(rng.integers(2, 5)):
+        x, y = x0 + rng.normal(0, 0.03), y0 + rng.normal(0, 0.03)
+        if rng.random() < 0.5:
+            r = 0.014 + 0.01 * s
+            cv.A += G() * (0.22 + 0.14 * s) * cv.ring(x, y, r, r, 0.009)
+        else:
+            ang = rng.uniform(0, np.pi)
+            ux, uy = math.cos(ang) * 0.04, math.sin(ang) * 0.04
+            nx, ny = -uy / 0.04 * 0.012, ux / 0.04 * 0.012
+            for sg in (-1, 1):
+                cv.A += G() * (0.2 + 0.12 * s) * cv.line([(x - ux + sg * nx, y - uy + sg * ny),
+                                                          (x + ux + sg * nx, y + uy + sg * ny)], 0.008)
+
+
+def _mod_hemidiaphragm(a, rng, s):
+    if rng.random() < 0.65:
+        a.diaphragm_r -= 0.05 + 0.08 * s
+    else:
+        a.diaphragm_l -= 0.05 + 0.08 * s
+
+
+_finding("hemidiaphragm elevation", "One hemidiaphragm (more often the right) raised well above the other.",
+         modify=_mod_hemidiaphragm)(None)
+
+
+@_finding("sternotomy", "Median sternotomy: a vertical column of 4-6 bright wire loops on the midline over "
+          "the mediastinum.")
+def _draw_sternotomy(cv, a, rng, s):
+    n = int(rng.integers(4, 7))
+    y0, y1 = 0.24 + rng.normal(0, 0.02), 0.55 + rng.normal(0, 0.03)
+    for y in np.linspace(y0, y1, n):
+        x = a.cx + rng.normal(0, 0.004)
+        cv.A += G() * (0.4 + 0.3 * s) * cv.ring(x, y, 0.016, 0.011, 0.007)
+
+
+@_finding("calcified densities", "Calcified granulomas: 1-4 tiny, very bright dots in the lungs or hila.")
+def _draw_calcified(cv, a, rng, s):
+    for _ in range(rng.integers(1, 5)):
+        if rng.random() < 0.3:
+            x, y = a.cx + rng.choice([-0.09, 0.09]) + rng.normal(0, 0.01), 0.43 + rng.normal(0, 0.02)
+        else:
+            x, y, _side = lung_point(rng, a)
+        cv.A += G() * (0.45 + 0.4 * s) * cv.disk(x, y, 0.008 + 0.005 * s, width=0.006)
+
+
+assert set(FINDING_DOCS) == set(CLASSES), set(CLASSES) - set(FINDING_DOCS)
+
+
+# --------------------------------------------------------------------------- exposure
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0.05:
+        return img
+    from scipy.ndimage import gaussian_filter
+    return gaussian_filter(img, sigma, mode="nearest", truncate=2.5)
+
+
+def expose(cv: Canvas, anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
+    """Attenuation → 8-bit film: contrast, gamma, blur, noise, quantisation."""
+    A = cv.A + anat.marking_gain * cv.M * cv.keep
+    img = anat.contrast * (A - 0.05) * 1.15 + 0.08 + anat.brightness
+    img = np.clip(img, 0, 1) ** anat.gamma
+    img = _blur(img, anat.blur_px64 * cv.size / 64)
+    img = img + rng.normal(0, anat.noise, img.shape).astype(np.float32)
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def render(labels, patient: dict, rng: np.random.Generator, size: int = 64, center: dict | None = None,
+           severity: dict | None = None, unlisted: bool = False) -> np.ndarray:
+    """Draw one image. ``labels``: 30 booleans in class order. Returns uint8 ``(size, size)``.
+
+    ``severity`` optionally fixes a finding's severity (name → value in (0, 1]); otherwise each
+    present finding draws one from Beta(2, 1.6) (mostly moderate, some subtle, some obvious).
+    ``unlisted``: the image is abnormal but carries none of the 30 findings (as some real
+    images do); it then shows, with probability 0.6, a finding outside the task (scoliosis).
+    """
+    names = [c for c, on in zip(CLASSES, labels) if on and c != "Normal"]
+    anat = make_anatomy(patient, rng, center)
+    if unlisted and rng.random() < 0.6:
+        anat.extra["scoliosis"] = float(rng.choice([-1, 1]) * rng.uniform(0.015, 0.04))
+    sev = {}
+    for n in names:
+        sv = rng.beta(2.0, 1.6)
+        sev[n] = float(severity[n]) if severity and n in severity else float(np.clip(sv, 0.05, 1.0))
+    for n in names:
+        if n in _MODIFY:
+            _MODIFY[n](anat, rng, sev[n])
+    cv = Canvas(size, anat)
+    draw_thorax(cv, anat, rng)
+    if "fracture" in names:
+        _DRAW["fracture"](cv, anat, rng, sev["fracture"])
+    finish_ribs(cv, anat)
+    for n in names:
+        if n in _DRAW and n != "fracture":
+            _DRAW[n](cv, anat, rng, sev[n])
+    return expose(cv, anat, rng)
+
+
+#: Keys of a patient dict, in order (patients travel between processes as rows of floats).
+PATIENT_KEYS: tuple[str, ...] = tuple(sample_patient(np.random.default_rng(0)))
+
+__all__ = ["render", "PATIENT_KEYS", "sample_patient", "make_anatomy", "center_look", "FINDING_DOCS", "Anatomy", "CLASSES"]
