@@ -128,6 +128,12 @@ def _class_columns(path: Path, header: list[str], id_col: str, task: Task,
                    [e for e in extra if did_you_mean(e, [c])]
             hints.append(f"{c!r}" + (f" (found {near[0]!r})" if near else ""))
         more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+        from lteval.tasks import BUILTIN_TASKS
+
+        other = [t.name for t in BUILTIN_TASKS.values()
+                 if t.name != task.name and set(t.classes) <= present]
+        if other:
+            more += f"; the columns match task {other[0]!r}: pass --task {other[0]}"
         raise InputError(f"missing class column(s) of task {task.name}: {', '.join(hints)}{more}",
                          file=str(path), line=1, column=missing[0])
     if extra and not allow_extra:
@@ -143,7 +149,9 @@ def _read_frame(path: Path, id_col: str, usecols: list[str]):
     import pandas as pd
 
     try:
-        df = pd.read_csv(path, dtype={id_col: str}, usecols=usecols, skip_blank_lines=False,
+        # No ``usecols``: pandas would then silently accept rows with too many fields.
+        dtype = {id_col: str, **{m: str for m in METADATA_COLUMNS}}
+        df = pd.read_csv(path, dtype=dtype, skip_blank_lines=False,
                          encoding="utf-8-sig", keep_default_na=True, na_values=[""],
                          low_memory=False)
     except pd.errors.ParserError as e:
@@ -162,7 +170,9 @@ def _read_frame(path: Path, id_col: str, usecols: list[str]):
         raise InputError(f"file is not UTF-8 text ({e.reason})", file=str(path)) from None
     except ValueError as e:
         raise InputError(f"cannot parse CSV: {e}", file=str(path)) from None
-    return df
+    if len(set(df.columns)) != len(df.columns) or not set(usecols) <= set(df.columns):
+        raise InputError("header has repeated or unreadable column names", file=str(path), line=1)
+    return df[usecols]
 
 
 def _check_ids(path: Path, raw_ids, id_col: str) -> np.ndarray:

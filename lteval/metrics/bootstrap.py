@@ -37,10 +37,10 @@ _CHUNK_FLOATS = 4_000_000
 class _Prepared:
     n: int
     C: int
-    M: object             # scipy.sparse (n, 2G): one-hot of each row's group, positives then negatives
+    M: object             # scipy.sparse (n, 2G): one-hot of each row's column, positives then negatives
     G: int
-    seg_starts: np.ndarray  # (C,) first group column of each class
-    seg_of_col: np.ndarray  # (G,) class of each group column
+    seg_starts: np.ndarray  # (C,) first column of each class
+    seg_of_col: np.ndarray  # (G,) class of each column
     A: np.ndarray         # (n, 3C) [y*pred, pred, y] for F1
     bins: np.ndarray      # (n, 3*n_bins) per-row [count, sum_p, sum_y] per calibration bin
     n_bins: int
@@ -54,15 +54,26 @@ def _prepare(y: np.ndarray, p: np.ndarray, threshold, n_bins: int, strategy: str
     n, C = y.shape
     order, s_sorted = sort_scores(p)
     last = group_ends(s_sorted)
-    gid = np.cumsum(last, axis=1) - last  # group number of each sorted position
     n_groups = last.sum(axis=1)
-    seg_starts = np.concatenate([[0], np.cumsum(n_groups)[:-1]]).astype(np.int64)
-    G = int(n_groups.sum())
-    cols = gid + seg_starts[:, None]
+    group_start = np.concatenate([[0], np.cumsum(n_groups)[:-1]]).astype(np.int64)
+    # global tie-group number of every sorted position
+    gg = (np.cumsum(last, axis=1) - last) + group_start[:, None]
     y_sorted = np.take_along_axis(np.ascontiguousarray(y.T), order, axis=1)
+    n_all = int(n_groups.sum())
+    has_pos = np.bincount(gg[y_sorted == 1], minlength=n_all) > 0
+    # Runs of consecutive negative-only groups share one column: their true-positive
+    # count is the same, so AP and AUC only need their total weight. Groups holding a
+    # positive keep their own column. This shrinks the work from ~n*C to ~2*positives.
+    new_col = has_pos.copy()
+    new_col[1:] |= has_pos[:-1]
+    new_col[group_start] = True
+    merged = np.cumsum(new_col) - 1
+    G = int(merged[-1]) + 1
+    seg_starts = merged[group_start]
+    seg_of_col = np.repeat(np.arange(C), np.diff(np.concatenate([seg_starts, [G]])))
+    cols = merged[gg]
     cols = np.where(y_sorted == 1, cols, cols + G)
     M = sp.csr_matrix((np.ones(n * C), (order.ravel(), cols.ravel())), shape=(n, 2 * G))
-    seg_of_col = np.repeat(np.arange(C), n_groups)
 
     t = check_thresholds(threshold, C)
     pred = (p >= t).astype(np.float64)
@@ -144,26 +155,32 @@ def _figures(prep: _Prepared, W: np.ndarray, policy: str, groups: dict[str, np.n
     return out
 
 
-def resample_weights(n: int, n_boot: int, seed: int = 0, chunk: int | None = None):
-    """Yield (b, n) float64 multiplicity matrices of ``n_boot`` resamples, in chunks.
-
-    The draw is ``default_rng(seed).integers(0, n, size=(n_boot, n))`` row by
-    row, so chunking does not change the resamples.
-    """
-    rng = np.random.default_rng(seed)
-    chunk = chunk or n_boot
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(b, n))
-        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
-        done += b
+def _resample_rngs(n_boot: int, seed: int):
+    """One independent generator per resample (so chunking never changes a resample)."""
+    return (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(n_boot))
 
 
 def resample_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
-    """The (n_boot, n) row indices behind :func:`resample_weights` (for checking against references)."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    """The (n_boot, n) row indices of the resamples behind :func:`resample_weights`."""
+    return np.stack([rng.integers(0, n, size=n) for rng in _resample_rngs(n_boot, seed)])
+
+
+def resample_weights(n: int, n_boot: int, seed: int = 0, chunk: int | None = None):
+    """Yield (b, n) float64 row multiplicities of ``n_boot`` resamples, ``chunk`` at a time.
+
+    Resample k draws ``n`` rows with replacement from its own generator
+    (``SeedSequence(seed).spawn(n_boot)[k]``), so results do not depend on chunking.
+    """
+    chunk = chunk or n_boot
+    rngs = _resample_rngs(n_boot, seed)
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        W = np.empty((b, n), dtype=np.float64)
+        for i in range(b):
+            W[i] = np.bincount(next(rngs).integers(0, n, size=n), minlength=n)
+        yield W
+        done += b
 
 
 def _chunk_size(prep: _Prepared) -> int:
