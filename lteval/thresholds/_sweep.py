@@ -1,0 +1,77 @@
+"""One sort per class: the sorted sweep every threshold rule is computed from.
+
+For each class the scores are sorted once (descending, stable). A *cut* after
+sorted position ``i`` predicts the top ``i + 1`` samples as positive; only cuts
+at the end of a run of equal scores are valid (a threshold cannot split tied
+scores, since the rule is ``score >= threshold``). At every cut the counts
+``tp``/``fp`` are exact integers, so F1, precision and recall at every distinct
+threshold come from cumulative sums, never from a grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PLACEMENTS = ("midpoint", "score")
+
+
+@dataclass
+class Sweep:
+    """Sorted scores ``ss``, cumulative ``tp`` and predicted-count ``cnt``, and the valid-cut mask ``end``.
+
+    All (n, C); ``P`` (C,) positives per class.
+    """
+
+    ss: np.ndarray
+    tp: np.ndarray
+    cnt: np.ndarray
+    end: np.ndarray
+    P: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.ss.shape[0]
+
+
+def sweep(y: np.ndarray, s: np.ndarray) -> Sweep:
+    """The sorted sweep of labels ``y`` (n, C) over scores ``s`` (n, C)."""
+    order = np.argsort(-s, axis=0, kind="stable")
+    ss = np.take_along_axis(s, order, axis=0)
+    yy = np.take_along_axis(y, order, axis=0)
+    tp = np.cumsum(yy, axis=0, dtype=np.float64)
+    n = s.shape[0]
+    cnt = np.arange(1, n + 1, dtype=np.float64)[:, None]
+    end = np.empty(s.shape, dtype=bool)
+    end[:-1] = ss[1:] != ss[:-1]
+    end[-1] = True
+    return Sweep(ss, tp, np.broadcast_to(cnt, s.shape), end, tp[-1].copy())
+
+
+def threshold_at(ss: np.ndarray, i: int, placement: str = "midpoint") -> float:
+    """Threshold realising the cut after sorted position ``i`` of one class (``ss`` descending).
+
+    ``i = -1`` means "predict nothing" (a value just above the top score).
+    ``placement="score"`` returns the lowest included score (scikit-learn's
+    ``precision_recall_curve`` convention); ``"midpoint"`` the middle of the gap
+    to the next lower score, which the fitting data cannot tell apart and
+    which leaves a margin either side on new data.
+    """
+    if i < 0:
+        return float(np.nextafter(ss[0], np.inf))
+    hi = float(ss[i])
+    if placement == "score" or i + 1 >= ss.size:
+        return hi
+    lo = float(ss[i + 1])
+    mid = 0.5 * (hi + lo)
+    return mid if lo < mid <= hi else hi
+
+
+def tie_size(ss: np.ndarray, i: int) -> int:
+    """How many samples share the lowest included score at cut ``i`` (1 = no tie)."""
+    if i < 0:
+        return 0
+    v = ss[i]
+    # ss is sorted descending: the run of v ends at i
+    return int(i - np.searchsorted(-ss, -v, side="left") + 1)

@@ -1,0 +1,160 @@
+"""The :class:`Thresholds` container: per-class decision thresholds, how they were chosen, JSON.
+
+A sample is predicted positive for class c when ``score[:, c] >= values[c]``
+(the rule used by ``lteval.metrics.precision_recall_f1``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lteval.errors import InputError, UsageError
+
+#: Strategy names; ``precision@X`` / ``recall@X`` / ``fixed@X`` take a value in (0, 1].
+STRATEGY_HELP = ("f1 (per-class F1-optimal, exact), global (one threshold maximising macro F1), "
+                 "precision@X / recall@X (per class, target precision or recall X), "
+                 "prevalence (predict the top k%% of each class, k its training prevalence), "
+                 "fixed@X (X for every class)")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A parsed threshold strategy: ``name`` in f1|global|precision|recall|prevalence|fixed, ``target``."""
+
+    name: str
+    target: float | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.target is None else f"{self.name}@{self.target:g}"
+
+
+def parse_strategy(text: str) -> Strategy:
+    """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``."""
+    t = str(text).strip().lower()
+    if t in ("f1", "global", "prevalence"):
+        return Strategy(t)
+    m = re.fullmatch(r"(precision|recall|fixed)@([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)", t)
+    if m:
+        v = float(m.group(2))
+        if not 0.0 < v <= 1.0:
+            raise UsageError(f"threshold strategy {text!r}: the target must be in (0, 1]")
+        return Strategy(m.group(1), v)
+    raise UsageError(f"unknown threshold strategy {text!r}; use {STRATEGY_HELP}")
+
+
+@dataclass
+class Thresholds:
+    """Per-class thresholds ``values`` (C,) chosen by ``strategy`` on the fitting data.
+
+    ``details`` holds per-class JSON-ready diagnostics measured on the fitting
+    data (e.g. ``f1``, ``precision``, ``recall``, ``n_predicted``, ``tie_size``,
+    ``n_optimal``); ``fallback_classes`` the class indices that got the fallback
+    value (no positives in the fitting data, or a target that could not be met).
+    """
+
+    strategy: Strategy
+    values: np.ndarray
+    fallback: float = 0.5
+    fallback_classes: list[int] = field(default_factory=list)
+    placement: str = "midpoint"
+    details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.values.size)
+
+    def predict(self, scores) -> np.ndarray:
+        """(n, C) int8: 1 where ``scores >= values`` per class."""
+        s = np.asarray(scores, dtype=np.float64)
+        if s.ndim != 2 or s.shape[1] != self.n_classes:
+            raise InputError(f"scores must have shape (n, {self.n_classes}), got {s.shape}")
+        return (s >= self.values).astype(np.int8)
+
+    def to_dict(self) -> dict:
+        return {
+            "strategy": str(self.strategy),
+            "values": [float(v) for v in self.values],
+            "fallback": float(self.fallback),
+            "fallback_classes": [int(i) for i in self.fallback_classes],
+            "placement": self.placement,
+            "details": self.details,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d, n_classes: int, where: str = "thresholds") -> "Thresholds":
+        """Validate and load what :meth:`to_dict` wrote; InputError naming the bad field."""
+        from lteval.thresholds._sweep import PLACEMENTS
+
+        if not isinstance(d, dict):
+            raise InputError(f"{where} must be an object, got {type(d).__name__}")
+        required = ("strategy", "values", "fallback", "fallback_classes", "placement")
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise InputError(f"{where} is missing {', '.join(map(repr, missing))}")
+        extra = sorted(set(d) - set(required) - {"details", "notes"})
+        if extra:
+            raise InputError(f"{where} has unexpected field(s) {', '.join(map(repr, extra))}")
+        if not isinstance(d["strategy"], str):
+            raise InputError(f"{where}.strategy must be a string")
+        try:
+            strategy = parse_strategy(d["strategy"])
+        except UsageError as e:
+            raise InputError(f"{where}.strategy: {e.message}") from None
+        vals = d["values"]
+        if not isinstance(vals, list) or len(vals) != n_classes:
+            raise InputError(f"{where}.values must be a list of {n_classes} numbers (one per class)")
+        for i, v in enumerate(vals):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise InputError(f"{where}.values[{i}] must be a finite number, got {v!r}")
+        fb = d["fallback"]
+        if isinstance(fb, bool) or not isinstance(fb, (int, float)) or not np.isfinite(fb):
+            raise InputError(f"{where}.fallback must be a finite number, got {fb!r}")
+        fc = d["fallback_classes"]
+        if not isinstance(fc, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                               and 0 <= i < n_classes for i in fc):
+            raise InputError(f"{where}.fallback_classes must be a list of class indices "
+                             f"in [0, {n_classes})")
+        if d["placement"] not in PLACEMENTS:
+            raise InputError(f"{where}.placement must be one of {PLACEMENTS}")
+        details = d.get("details", {})
+        if not isinstance(details, dict):
+            raise InputError(f"{where}.details must be an object")
+        notes = d.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(x, str) for x in notes):
+            raise InputError(f"{where}.notes must be a list of strings")
+        return cls(strategy, np.array(vals, dtype=np.float64), float(fb), list(fc),
+                   d["placement"], details, notes)
+
+
+def check_inputs(y, scores, *, need_labels: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(y (n, C) float64 0/1, scores (n, C) float64 finite)``; 1-D input is one class."""
+    try:
+        s = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"scores must be numeric: {e}") from None
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] == 0:
+        raise InputError(f"scores must be a non-empty 2-D array (n_samples, n_classes), got {s.shape}")
+    if not np.isfinite(s).all():
+        raise InputError("scores contain NaN or infinite values")
+    if y is None:
+        if need_labels:
+            raise InputError("labels y are required for this threshold strategy")
+        return None, np.ascontiguousarray(s)
+    try:
+        a = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"y must be numeric 0/1 labels: {e}") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.shape != s.shape:
+        raise InputError(f"y has shape {a.shape}, scores {s.shape}: they must match")
+    if ((a != 0) & (a != 1)).any():
+        raise InputError("y must contain only 0 and 1")
+    return np.ascontiguousarray(a), np.ascontiguousarray(s)

@@ -1,0 +1,125 @@
+"""F1-optimal thresholds, exact: per class, and one global threshold.
+
+Per class, F1 = 2 TP / (TP + FP + P) is evaluated at every distinct score
+(one sort per class, :mod:`._sweep`) and the best cut is taken; when several
+cuts reach the same F1 the highest threshold (fewest predicted positives) wins
+and ``n_optimal`` says how many there were. A class with no positives in the
+fitting data has F1 = 0 at every threshold: it gets the ``fallback`` value and
+is listed in ``fallback_classes``.
+
+The global threshold maximises macro F1 (the mean of per-class F1, every class
+counted, ``zero_division=0``) or micro F1 over one value shared by all classes,
+exactly: all n x C scores are sorted once, and the change each entry makes to
+its own class's F1 is accumulated along the pooled order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lteval.thresholds._sweep import PLACEMENTS, sweep, threshold_at, tie_size
+from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.errors import UsageError
+
+
+def _check_placement(placement: str) -> None:
+    if placement not in PLACEMENTS:
+        raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+
+
+def f1_thresholds(y, scores, *, fallback: float = 0.5, placement: str = "midpoint") -> Thresholds:
+    """Per-class thresholds maximising F1 on ``(y, scores)`` (n, C), exactly."""
+    _check_placement(placement)
+    y, s = check_inputs(y, scores)
+    sw = sweep(y, s)
+    C = s.shape[1]
+    P = sw.P
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(sw.end, 2.0 * sw.tp / (sw.cnt + P), -1.0)
+    best = np.argmax(f1, axis=0)
+    fmax = f1[best, np.arange(C)]
+    values = np.empty(C)
+    det = {k: [] for k in ("f1", "precision", "recall", "n_predicted", "tie_size", "n_optimal")}
+    fallback_classes = []
+    for c in range(C):
+        if P[c] == 0:
+            values[c] = fallback
+            fallback_classes.append(c)
+            for k in det:
+                det[k].append(None)
+            continue
+        i = int(best[c])
+        values[c] = threshold_at(sw.ss[:, c], i, placement)
+        tp, cnt = float(sw.tp[i, c]), float(sw.cnt[i, c])
+        det["f1"].append(float(fmax[c]))
+        det["precision"].append(tp / cnt)
+        det["recall"].append(tp / float(P[c]))
+        det["n_predicted"].append(int(cnt))
+        det["tie_size"].append(tie_size(sw.ss[:, c], i))
+        det["n_optimal"].append(int(np.count_nonzero(f1[:, c] == fmax[c])))
+    notes = []
+    if fallback_classes:
+        notes.append(f"{len(fallback_classes)} class(es) without positives in the fitting data "
+                     f"got the fallback threshold {fallback:g}")
+    return Thresholds(Strategy("f1"), values, float(fallback), fallback_classes, placement, det, notes)
+
+
+def global_threshold(y, scores, *, average: str = "macro", placement: str = "midpoint") -> Thresholds:
+    """One threshold for all classes maximising macro (or micro) F1 on ``(y, scores)``, exactly."""
+    _check_placement(placement)
+    if average not in ("macro", "micro"):
+        raise UsageError(f"average must be 'macro' or 'micro', got {average!r}")
+    y, s = check_inputs(y, scores)
+    n, C = s.shape
+    flat = s.ravel()
+    yv = y.ravel()
+    order = np.argsort(-flat, kind="stable")
+    s_o = flat[order]
+    y_o = yv[order]
+    P = y.sum(axis=0)
+    if average == "micro":
+        tp = np.cumsum(y_o)
+        cnt = np.arange(1, flat.size + 1, dtype=np.float64)
+        score = 2.0 * tp / (cnt + P.sum()) if P.sum() > 0 else np.zeros(flat.size)
+    else:
+        cls_o = np.tile(np.arange(C), n)[order]
+        perm = np.argsort(cls_o, kind="stable")  # group by class, keep descending order
+        cls_g = cls_o[perm]
+        y_g = y_o[perm]
+        starts = np.searchsorted(cls_g, np.arange(C))
+        tp_cum = np.cumsum(y_g)
+        base = np.where(starts > 0, tp_cum[np.maximum(starts - 1, 0)], 0.0)
+        tp = tp_cum - base[cls_g]
+        cnt = np.arange(flat.size, dtype=np.float64) - starts[cls_g] + 1.0
+        f_after = 2.0 * tp / (cnt + P[cls_g])
+        f_before = np.empty_like(f_after)
+        f_before[0] = 0.0
+        f_before[1:] = f_after[:-1]
+        f_before[starts] = 0.0
+        delta = np.empty_like(f_after)
+        delta[perm] = f_after - f_before
+        score = np.cumsum(delta) / C
+    end = np.empty(flat.size, dtype=bool)
+    end[:-1] = s_o[1:] != s_o[:-1]
+    end[-1] = True
+    cand = np.flatnonzero(end)
+    k = int(cand[np.argmax(score[cand])])
+    t = threshold_at(s_o, k, placement)
+    # exact figures at the chosen threshold
+    pred = s >= t
+    tpc = (pred & (y > 0)).sum(axis=0).astype(np.float64)
+    npred = pred.sum(axis=0).astype(np.float64)
+    f1c = np.where(npred + P > 0, 2 * tpc / np.maximum(npred + P, 1), 0.0)
+    det = {
+        "f1": f1c.tolist(),
+        "precision": np.where(npred > 0, tpc / np.maximum(npred, 1), 0.0).tolist(),
+        "recall": [float(tpc[c] / P[c]) if P[c] > 0 else None for c in range(C)],
+        "n_predicted": npred.astype(int).tolist(),
+        "objective": average,
+        "objective_value": float(f1c.mean()) if average == "macro"
+        else float(2 * tpc.sum() / max(npred.sum() + P.sum(), 1)),
+        "tie_size": tie_size(s_o, k),
+    }
+    empty = [int(c) for c in np.flatnonzero(P == 0)]
+    notes = [f"{len(empty)} class(es) without positives count as F1 = 0 in the macro mean"] if empty else []
+    return Thresholds(Strategy("global"), np.full(C, t), 0.5, [], placement, det, notes)

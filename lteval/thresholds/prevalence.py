@@ -1,0 +1,44 @@
+"""Prevalence matching: per class, predict the top k% of samples, k the class's training prevalence.
+
+Needs no labels, only scores and the prevalence (e.g. from the training label
+counts). With ties at the cut the exact fraction may be unreachable: the cut
+whose predicted count is closest to ``k% * n`` is taken (the smaller on a tie)
+and the achieved count is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lteval.errors import InputError, UsageError
+from lteval.thresholds._sweep import PLACEMENTS, threshold_at, tie_size
+from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+
+
+def prevalence_thresholds(scores, prevalence, *, placement: str = "midpoint") -> Thresholds:
+    """Per-class thresholds predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive."""
+    if placement not in PLACEMENTS:
+        raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    _, s = check_inputs(None, scores, need_labels=False)
+    n, C = s.shape
+    pi = np.asarray(prevalence, dtype=np.float64).ravel()
+    if pi.size != C:
+        raise InputError(f"prevalence has {pi.size} entries, expected {C} (one per class)")
+    if not np.isfinite(pi).all() or (pi < 0).any() or (pi > 1).any():
+        raise InputError("prevalence values must be fractions in [0, 1]")
+    ss = -np.sort(-s, axis=0)
+    values = np.empty(C)
+    det = {k: [] for k in ("prevalence", "target_count", "n_predicted", "tie_size")}
+    for c in range(C):
+        col = ss[:, c]
+        ends = np.r_[-1, np.flatnonzero(np.r_[col[1:] != col[:-1], True])]
+        cnt = ends + 1.0
+        m = pi[c] * n
+        j = int(np.argmin(np.abs(cnt - m)))  # first = smaller count on a tie
+        i = int(ends[j])
+        values[c] = threshold_at(col, i, placement)
+        det["prevalence"].append(float(pi[c]))
+        det["target_count"].append(float(m))
+        det["n_predicted"].append(int(cnt[j]))
+        det["tie_size"].append(tie_size(col, i))
+    return Thresholds(Strategy("prevalence"), values, 0.5, [], placement, det, [])
