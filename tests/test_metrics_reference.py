@@ -163,3 +163,16 @@ def test_invalid_inputs_raise_clear_errors(bad):
 
     with pytest.raises(InputError):
         average_precision(bad["y"], bad["s"])
+
+
+@pytest.mark.parametrize("nb", [1, 7, 10, 15, 20])
+def test_fast_bin_index_equals_searchsorted(nb):
+    from lteval.metrics.calibration import bin_edges, bin_index, clip_probs
+
+    rng = np.random.default_rng(nb)
+    e = np.linspace(0, 1, 16)
+    p = clip_probs(np.concatenate([rng.random(20000), e, np.nextafter(e, 2), np.nextafter(e, -1),
+                                   np.round(rng.random(5000), 3)]))
+    edges = bin_edges(p, nb)
+    ref = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, nb - 1)
+    np.testing.assert_array_equal(bin_index(p, edges), ref)

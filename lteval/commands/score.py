@@ -49,7 +49,7 @@ def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
         for col in ("group", "classes", "mAP", "mAUROC", "mF1"):
             g.add_column(col, justify="left" if col == "group" else "right")
         for name, v in d["groups"].items():
-            cells = [fmt(v[k]) + (f" {fmt_ci(ci, f'{name}.{k}')}" if ci else "")
+            cells = [fmt(v[k]) + (f"\n[dim]{fmt_ci(ci, f'{name}.{k}')}[/]" if ci else "")
                      for k in ("mAP", "mAUROC", "mF1")]
             g.add_row(name, str(len(v["classes"])), *cells)
         console.print(g)

@@ -29,11 +29,12 @@ def check_targets(y_true, y_score, *, probs: bool = False) -> tuple[np.ndarray, 
         raise InputError("y_true is empty (no samples)")
     if y.dtype.kind not in "biuf":
         raise InputError(f"y_true must be numeric 0/1, got dtype {y.dtype}")
-    if y.dtype.kind != "b":
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise InputError("y_true contains NaN or infinite values; expected 0 or 1")
-        if not np.isin(y, (0, 1)).all():
+    if y.dtype.kind in "iu":
+        if y.min() < 0 or y.max() > 1:
             raise InputError("y_true must contain only 0 and 1")
+    elif y.dtype.kind == "f":
+        if not ((y == 0) | (y == 1)).all():
+            raise InputError("y_true must contain only 0 and 1 (found NaN, infinite or other values)")
     if not np.isfinite(s).all():
         raise InputError("y_score contains NaN or infinite values")
     if probs and ((s < 0).any() or (s > 1).any()):

@@ -45,9 +45,21 @@ def clip_probs(p: np.ndarray) -> np.ndarray:
 
 
 def bin_index(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin of every (clipped) probability; inner edges belong to the upper bin."""
+    """Bin of every (clipped) probability; inner edges belong to the upper bin.
+
+    Same result as ``searchsorted(edges, p, side="right") - 1``; for equal-width
+    edges a floor followed by an exact correction against ``edges`` is used (faster).
+    """
+    nb = len(edges) - 1
+    if nb > 0 and np.array_equal(edges, np.linspace(0.0, 1.0, nb + 1)):
+        x = p * nb
+        idx = x.astype(np.intp)  # floor, exact unless p is within rounding of an edge
+        near = np.abs(x - np.rint(x)) < 1e-6
+        if near.any():
+            idx[near] = np.searchsorted(edges, p[near], side="right") - 1
+        return np.clip(idx, 0, nb - 1)
     idx = np.searchsorted(edges, p, side="right") - 1
-    return np.clip(idx, 0, len(edges) - 2)
+    return np.clip(idx, 0, nb - 1)
 
 
 def bin_statistics(y: np.ndarray, p: np.ndarray, bins: np.ndarray, n_bins: int):
@@ -110,6 +122,30 @@ def per_class_calibration_error(y_true, y_prob, n_bins: int = 15,
     sum_y = np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=size).reshape(C, n_bins)
     ece, mce = errors_from_bins(count, sum_p, sum_y)
     return ece, mce
+
+
+def calibration_summary(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform"
+                        ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Pooled ``(ece, mce)`` and per-class ``(ece (C,), mce (C,))`` in one pass.
+
+    With equal-width bins the pooled bin statistics are the sums of the per-class
+    ones, so the probabilities are binned once.
+    """
+    if strategy != "uniform":
+        ece, mce = calibration_error(y_true, y_prob, n_bins, strategy)
+        return (ece, mce, *per_class_calibration_error(y_true, y_prob, n_bins, strategy))
+    y, p = check_targets(y_true, y_prob, probs=True)
+    p = clip_probs(p)
+    n, C = p.shape
+    bins = bin_index(p, bin_edges(p, n_bins, strategy))
+    flat = (bins + np.arange(C) * n_bins).ravel()
+    size = C * n_bins
+    count = np.bincount(flat, minlength=size).reshape(C, n_bins).astype(np.float64)
+    sum_p = np.bincount(flat, weights=p.ravel(), minlength=size).reshape(C, n_bins)
+    sum_y = np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=size).reshape(C, n_bins)
+    ece_c, mce_c = errors_from_bins(count, sum_p, sum_y)
+    ece, mce = errors_from_bins(count.sum(0), sum_p.sum(0), sum_y.sum(0))
+    return float(ece), float(mce), ece_c, mce_c
 
 
 def brier_score(y_true, y_prob) -> float:

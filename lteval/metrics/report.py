@@ -16,7 +16,7 @@ import numpy as np
 from lteval import __version__
 from lteval.metrics._validation import check_policy, check_targets, check_thresholds
 from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
-from lteval.metrics.calibration import brier_score, calibration_error, per_class_calibration_error
+from lteval.metrics.calibration import brier_score, calibration_summary
 from lteval.metrics.classification import precision_recall_f1
 from lteval.metrics.groups import Groups
 from lteval.metrics.ranking import ap_from_groups, auc_from_groups, ranked_groups
@@ -97,8 +97,7 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
     ap = ap_from_groups(rg)
     auc = auc_from_groups(rg)
     prec, rec, f1 = precision_recall_f1(y, p, thr)
-    ece_c, _ = per_class_calibration_error(y, p, n_bins, strategy)
-    ece, mce = calibration_error(y, p, n_bins, strategy)
+    ece, mce, ece_c, _ = calibration_summary(y, p, n_bins, strategy)
     ap_reported = np.where(n_pos == 0, 0.0 if policy == "zero" else np.nan, ap)
 
     per_class = {
