@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
@@ -460,10 +462,18 @@ class _CsvChecker:
                     self.col.count("error", "missing-id", None, unit="IDs")
 
 
+#: What reading a file or zip member can raise midway (I/O, CRC, decompression errors).
+_READ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
+
+
 def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | None,
                      col: Collector, max_bytes: int | None = None) -> tuple[int, bool]:
     """Check a CSV byte stream; problems go to ``col``. Returns ``(n_rows, had_bom)``."""
-    head = stream.read(1 << 16)
+    try:
+        head = stream.read(1 << 16)
+    except _READ_ERRORS as e:
+        col.add("error", "read-error", f"reading stopped: {e}", None, None, unit="files")
+        return 0, False
     found = sniff(head)
     if found is not None:
         col.add("error", found[0], found[1], None, None, unit="files")
@@ -475,7 +485,7 @@ def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | Non
                         max_bytes=max_bytes)
     try:
         checker.run(reader)
-    except (OSError, EOFError, ValueError, RuntimeError) as e:  # zlib/CRC/IO errors mid-read
+    except _READ_ERRORS as e:
         col.add("error", "read-error", f"reading stopped: {e}", None, None, unit="files")
     checker.finish()
     return checker.n_rows, checker.bom
