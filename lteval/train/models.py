@@ -30,8 +30,10 @@ from torch import nn
 
 from lteval.errors import ConfigError, InputError, LtevalError, UsageError, did_you_mean
 
-__all__ = ["BackboneInfo", "create_model", "list_backbones", "backbone_info", "load_pretrained_file",
-           "imagenet_weights_path"]
+__all__ = ["BackboneInfo", "NormedLinear", "create_model", "list_backbones", "backbone_info",
+           "load_pretrained_file", "imagenet_weights_path", "HEADS"]
+
+HEADS = ("linear", "cosine")
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,54 @@ def backbone_info(name: str) -> BackboneInfo:
                       f"{', '.join(_BACKBONES)} (or 'timm:<any timm model name>')")
 
 
+class NormedLinear(nn.Module):
+    """Cosine classifier (Cao et al. 2019, LDAM): ``out = normalize(x) @ normalize(W).T``, no bias.
+
+    Outputs lie in [-1, 1]; pair it with a scaled loss (``ldam``: eval logits ``s * out``).
+    ``weight`` is (out_features, in_features), the layout of ``nn.Linear``.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
+
+    def forward(self, x):
+        return nn.functional.normalize(x, dim=-1) @ nn.functional.normalize(self.weight, dim=1).t()
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def _set_cosine_head(model: nn.Module) -> None:
+    names = _classifier_prefixes(model)
+    replaced = 0
+    for name in names:
+        try:
+            lin = model.get_submodule(name)
+        except AttributeError:
+            continue
+        if isinstance(lin, nn.Linear):
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, leaf,
+                    NormedLinear(lin.in_features, lin.out_features))
+            replaced += 1
+    if not replaced:
+        raise ConfigError(f"cannot put a cosine head on this model: no linear classifier found at "
+                          f"{', '.join(names) or '(unknown)'}")
+
+
 def create_model(name: str, num_classes: int, *, in_chans: int = 1, pretrained: str | os.PathLike = "none",
-                 img_size: int | None = None, drop_rate: float = 0.0, **timm_kwargs) -> nn.Module:
+                 img_size: int | None = None, drop_rate: float = 0.0, head: str = "linear",
+                 **timm_kwargs) -> nn.Module:
     """Build backbone ``name`` with a ``num_classes`` head for ``in_chans``-channel input.
 
     ``img_size`` matters only for architectures built for a fixed input size
     (``info.needs_img_size``, e.g. EfficientFormerV2; default: the registry's size); convolutional
-    backbones take any size. Returns raw logits (B, num_classes).
+    backbones take any size. ``head="cosine"`` swaps the linear classifier for a
+    :class:`NormedLinear` (LDAM's cosine classifier). Returns raw outputs (B, num_classes); the loss's
+    ``to_logits`` turns them into evaluation logits.
     """
     import timm
 
@@ -116,6 +159,8 @@ def create_model(name: str, num_classes: int, *, in_chans: int = 1, pretrained: 
         raise ConfigError(f"in_chans must be >= 1, got {in_chans}")
     if not 0.0 <= float(drop_rate) < 1.0:
         raise ConfigError(f"drop_rate must be in [0, 1), got {drop_rate}")
+    if head not in HEADS:
+        raise ConfigError(f"unknown head {head!r}{did_you_mean(head, HEADS)}; choose one of: {', '.join(HEADS)}")
     kwargs = dict(num_classes=int(num_classes), in_chans=int(in_chans), drop_rate=float(drop_rate),
                   **timm_kwargs)
     if info.needs_img_size:
@@ -125,6 +170,8 @@ def create_model(name: str, num_classes: int, *, in_chans: int = 1, pretrained: 
         model = timm.create_model(info.timm_name, pretrained=False, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"backbone {name!r} does not accept these options: {exc}") from None
+    if head == "cosine":
+        _set_cosine_head(model)
     if weights is not None:
         load_pretrained_file(model, weights)
     return model
@@ -297,16 +344,22 @@ def load_pretrained_file(model: nn.Module, path: str | os.PathLike) -> dict[str,
     heads = _classifier_prefixes(model)
     adapted, skipped, bad = [], [], []
     out: dict[str, torch.Tensor] = {}
+    def in_head(k):
+        return any(k == h or k.startswith(h + ".") for h in heads)
+
     for k, v in sd.items():
         if k not in target:
             if k.endswith("attention_bias_idxs"):
+                continue
+            if in_head(k):  # e.g. a linear head's bias when the model has a cosine head
+                skipped.append(k)
                 continue
             out[k] = v  # reported as unexpected below
             continue
         want = target[k].shape
         if v.shape == want:
             out[k] = v
-        elif any(k == h or k.startswith(h + ".") for h in heads):
+        elif in_head(k):
             skipped.append(k)
         elif v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:] and v.shape[1] != want[1]:
             out[k] = adapt_input_conv(want[1], v.float()).to(v.dtype)
@@ -322,8 +375,7 @@ def load_pretrained_file(model: nn.Module, path: str | os.PathLike) -> dict[str,
         raise InputError(f"{len(bad)} weight(s) do not fit this model (wrong backbone?): "
                          f"{'; '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}", file=str(path))
     result = model.load_state_dict(out, strict=False)
-    missing = [k for k in result.missing_keys
-               if not any(k == h or k.startswith(h + ".") for h in heads) and not k.endswith("attention_bias_idxs")]
+    missing = [k for k in result.missing_keys if not in_head(k) and not k.endswith("attention_bias_idxs")]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         parts = []
