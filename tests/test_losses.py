@@ -307,3 +307,18 @@ def test_errors():
         create_loss("bce", COUNTS)(torch.zeros(2, 3), torch.zeros(2, 2))
     with pytest.raises(ConfigError, match="clip"):
         create_loss("asl", COUNTS, clip=1.5)
+
+
+@pytest.mark.parametrize("name", list_losses())
+def test_eval_logits_description_matches_to_logits(name):
+    from lteval.train.losses import loss_info
+
+    loss = create_loss(name, COUNTS, n_samples=N, epochs=3) if "drw" in name else \
+        create_loss(name, COUNTS, n_samples=N)
+    z = t(Z)
+    desc = loss_info(name).eval_logits
+    expected = {"z": z, "s * z": 30.0 * z}.get(desc)
+    if desc == "z - nu_c":
+        expected = z - torch.tensor([0.05 / 5 * math.log(N / n - 1) for n in COUNTS], dtype=z.dtype)
+    assert expected is not None, desc
+    torch.testing.assert_close(loss.to_logits(z), expected)

@@ -207,15 +207,18 @@ class LossInfo:
     summary: str
     paper: str
     needs_n_samples: bool = False
+    #: what the evaluation logits are, in terms of the model's raw output z (see ``to_logits``)
+    eval_logits: str = "z"
 
 
 _REGISTRY: dict[str, LossInfo] = {}
 
 
-def register_loss(name: str, *, summary: str, paper: str, needs_n_samples: bool = False):
+def register_loss(name: str, *, summary: str, paper: str, needs_n_samples: bool = False,
+                  eval_logits: str = "z"):
     """Decorator: register ``factory(class_counts, [n_samples,] **kw) -> LtLoss`` under ``name``."""
     def deco(factory):
-        _REGISTRY[name] = LossInfo(name, factory, summary, paper, needs_n_samples)
+        _REGISTRY[name] = LossInfo(name, factory, summary, paper, needs_n_samples, eval_logits)
         return factory
     return deco
 
@@ -409,8 +412,8 @@ def _check_scale_margin(scale, max_margin):
         raise ConfigError(f"ldam max_margin must be >= 0, got {max_margin}")
 
 
-@register_loss("ldam", summary="LDAM (sigmoid): BCE(s(z - m y)), m ∝ n^-1/4, max 0.5, s=30; eval logits s z",
-               paper="Cao et al., NeurIPS 2019")
+@register_loss("ldam", summary="LDAM (sigmoid): BCE(s(z - m y)), m ∝ n^-1/4, max 0.5, s=30",
+               paper="Cao et al., NeurIPS 2019", eval_logits="s * z")
 def _make_ldam(class_counts, max_margin: float = 0.5, scale: float = 30.0) -> LtLoss:
     _check_scale_margin(scale, max_margin)
     return DeferredReweightLoss(None, None, margins=ldam_margins(class_counts, max_margin), scale=scale)
@@ -425,7 +428,7 @@ def _make_drw(class_counts, drw_epoch: int | None = None, epochs: int | None = N
 
 
 @register_loss("ldam_drw", summary="LDAM with deferred class-balanced re-weighting",
-               paper="Cao et al., NeurIPS 2019")
+               paper="Cao et al., NeurIPS 2019", eval_logits="s * z")
 def _make_ldam_drw(class_counts, drw_epoch: int | None = None, epochs: int | None = None,
                    beta: float = 0.9999, max_margin: float = 0.5, scale: float = 30.0) -> LtLoss:
     _check_scale_margin(scale, max_margin)
@@ -475,7 +478,7 @@ class DistributionBalancedLoss(LtLoss):
 
 
 @register_loss("dbloss", summary="distribution-balanced loss (rebalance + NTR lambda=5, kappa=0.05 + focal)",
-               paper="Wu et al., ECCV 2020", needs_n_samples=True)
+               paper="Wu et al., ECCV 2020", needs_n_samples=True, eval_logits="z - nu_c")
 def _make_dbloss(class_counts, n_samples, neg_scale: float = 5.0, init_bias: float = 0.05,
                  map_alpha: float = 0.1, map_beta: float = 10.0, map_mu: float = 0.2,
                  gamma: float = 2.0, balance_param: float = 2.0) -> LtLoss:
@@ -500,7 +503,7 @@ class LogitAdjustedBCE(LtLoss):
         return f"tau={self.tau}"
 
 
-@register_loss("la_bce", summary="logit-adjusted BCE: BCE(z + tau log prior), tau=1; eval logits z",
+@register_loss("la_bce", summary="logit-adjusted BCE: BCE(z + tau log prior), tau=1",
                paper="Menon et al., ICLR 2021", needs_n_samples=True)
 def _make_la_bce(class_counts, n_samples, tau: float = 1.0) -> LtLoss:
     prior = np.maximum(class_counts, 1.0) / n_samples
