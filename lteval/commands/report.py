@@ -1,0 +1,71 @@
+"""``lteval report``: one self-contained HTML page comparing runs, dev vs test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from lteval.commands._common import TASK_HELP, console, guarded
+
+
+@guarded
+def report(
+    runs: Optional[List[Path]] = typer.Argument(
+        None, help="Run directories to compare. Each post/<stage> sub-directory is included as "
+        "a run named '<run>+<stage>' (see --no-stages)."),
+    output: Path = typer.Option(Path("report.html"), "-o", "--output",
+                                help="HTML file to write (one self-contained file)."),
+    pred: Optional[List[str]] = typer.Option(
+        None, "--pred", help="Predictions made elsewhere: NAME=DEV.csv or NAME=DEV.csv:TEST.csv "
+        "(submission-format CSVs). Repeat for several models. Needs --dev-labels."),
+    dev_labels: Optional[Path] = typer.Option(None, "--dev-labels",
+                                              help="Labels CSV of the dev split (for --pred, or runs "
+                                              "without labels/dev.csv)."),
+    test_labels: Optional[Path] = typer.Option(None, "--test-labels",
+                                               help="Labels CSV of the test split. Without test labels "
+                                               "the report shows dev only and says so."),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels",
+                                                help="Training labels CSV: class prevalence for the "
+                                                "head / medium / tail groups and the frequency order."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of "
+                                          "--train-labels (JSON or class,count CSV)."),
+    task: Optional[str] = typer.Option(None, "--task", help=TASK_HELP + " Default: from the runs' "
+                                       "config, else cxrlt2026-task1."),
+    bootstrap: int = typer.Option(200, "--bootstrap", min=0,
+                                  help="Bootstrap resamples for the 95 % intervals (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (dev uses SEED, test SEED+1)."),
+    pr_class: Optional[List[str]] = typer.Option(None, "--pr-class", help="Class to draw a "
+                                                 "precision-recall curve for (repeatable; default: "
+                                                 "the tail group)."),
+    stages: bool = typer.Option(True, "--stages/--no-stages",
+                                help="Include the post-training stages of each run directory."),
+    title: Optional[str] = typer.Option(None, "--title", help="Page title."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+) -> None:
+    """Write an HTML report comparing runs: leaderboard with intervals, dev-vs-test gaps per
+    class and group, AP vs prevalence, reliability, PR curves, thresholds, configs.
+
+    Examples: 'lteval report runs/* -o report.html';
+    'lteval report --pred mine=dev.csv:test.csv --dev-labels dev_labels.csv
+    --test-labels test_labels.csv -o report.html'.
+    """
+    from lteval.errors import UsageError
+    from lteval.io.atomic import check_writable
+    from lteval.report import parse_pred_spec, render_report
+
+    check_writable(output, force)  # fail before any work
+    sources: list = list(runs or [])
+    sources += [parse_pred_spec(s) for s in (pred or [])]
+    if not sources:
+        raise UsageError("nothing to report: give run directories or --pred NAME=DEV.csv[:TEST.csv]")
+    out = render_report(sources, output, dev_labels=dev_labels, test_labels=test_labels,
+                        train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
+                        seed=seed, pr_classes=pr_class or None, with_stages=stages, title=title,
+                        force=force, progress=True)
+    console.print(f"wrote {out}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

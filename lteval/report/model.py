@@ -1,0 +1,464 @@
+"""The report's content as plain data (what the template shows), built from loaded runs.
+
+``build_model`` scores every run on dev and test through the metrics core
+(:mod:`lteval.report.analysis`), then assembles the leaderboard table, the per-class
+and per-group dev-vs-test gaps, the figures (inline SVG) and the per-run detail tables.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from lteval import __version__
+from lteval.report import figures
+from lteval.report.analysis import CLASS_KEY, SplitResult, evaluate_all, gap
+from lteval.report.sources import LoadedRun
+
+#: Leaderboard columns: (score key, header, higher is better).
+TABLE_METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("mAP", "mAP", True), ("mAUROC", "mAUROC", True), ("mF1", "mF1", True), ("ece", "ECE", False),
+)
+GROUP_ORDER = ("head", "medium", "tail")
+#: Most points kept per precision–recall curve (corners of the step curve, subsampled).
+PR_MAX_POINTS = 400
+
+
+@dataclass
+class ReportOptions:
+    bootstrap: int = 200
+    seed: int = 0
+    pr_classes: Sequence[str] | None = None
+    title: str | None = None
+    workers: int | None = None
+
+
+@dataclass
+class RunResult:
+    run: LoadedRun
+    anchor: str
+    dev: SplitResult | None = None
+    test: SplitResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def split(self, s: str) -> SplitResult | None:
+        return self.dev if s == "dev" else self.test
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _fmt_signed(v: float | None, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:+.{digits}f}"
+
+
+def _ci_text(ci, digits: int = 3) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _get(score: dict | None, key: str) -> float | None:
+    if score is None:
+        return None
+    if "." in key:
+        g, m = key.split(".", 1)
+        v = (score.get("groups") or {}).get(g, {}).get(m)
+    else:
+        v = (score.get("overall") or {}).get(key)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
+                progress: Callable[[], None] | None) -> list[RunResult]:
+    results = [RunResult(r, f"run-{i + 1}", notes=list(r.notes)) for i, r in enumerate(runs)]
+    jobs, where = [], []
+    for rr in results:
+        for s in ("dev", "test"):
+            sd = rr.run.splits.get(s)
+            if sd is None:
+                continue
+            if sd.y is not None and sd.p is not None:
+                thr = rr.run.thresholds if rr.run.thresholds is not None else 0.5
+                jobs.append(dict(y=sd.y, p=sd.p, classes=list(task.classes), task=task.name,
+                                 groups=groups, threshold=thr, n_boot=int(opts.bootstrap),
+                                 seed=int(opts.seed) + (1 if s == "test" else 0)))
+                where.append((rr, s))
+            elif sd.stored_score is not None:
+                res = SplitResult(sd.stored_score, None, computed=False)
+                setattr(rr, s, res)
+                rr.notes.append(f"{s}: no labels here, figures copied from "
+                                f"scores/{sd.source_split}.json (no curves, no intervals)")
+            else:
+                rr.notes.append(f"{s}: predictions without labels, not scored")
+    outs = evaluate_all(jobs, workers=opts.workers, progress=progress)
+    for (rr, s), (score, dist) in zip(where, outs):
+        setattr(rr, s, SplitResult(score, dist, computed=True))
+        stored = rr.run.splits[s].stored_score
+        if stored is not None:
+            a, b = _get(stored, "mAP"), _get(score, "mAP")
+            if a is not None and b is not None and abs(a - b) > 1e-9:
+                rr.notes.append(f"{s}: scores/{rr.run.splits[s].source_split}.json says mAP "
+                                f"{a:.4f} but the predictions and labels give {b:.4f} "
+                                "(stale score file?); the report shows the latter")
+    return results
+
+
+def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
+    splits = ("dev", "test", "gap") if has_test else ("dev",)
+    columns = []
+    for key, label, higher in TABLE_METRICS:
+        for s in splits:
+            columns.append({"key": key, "label": label, "split": s,
+                            "better": "high" if (higher and s != "gap") else "low",
+                            "gap": s == "gap"})
+    rows = []
+    for rr in results:
+        cells = []
+        for col in columns:
+            key, s = col["key"], col["split"]
+            if s == "gap":
+                g = gap(rr.dev, rr.test, key, _get(rr.dev and rr.dev.score, key),
+                        _get(rr.test and rr.test.score, key))
+                cells.append({"value": g["diff"], "text": _fmt_signed(g["diff"]),
+                              "ci": _ci_text(g["ci"]), "significant": g["significant"],
+                              "sort": g["diff"], "best": False})
+            else:
+                res = rr.split(s)
+                v = _get(res.score if res else None, key)
+                ci = (res.score.get("ci") or {}).get(key) if res and res.score else None
+                cells.append({"value": v, "text": _fmt(v), "ci": _ci_text(ci),
+                              "significant": False, "sort": v, "best": False})
+        cfg = rr.run.config or {}
+        detail = " · ".join(str(cfg[k]) for k in ("backbone", "loss", "preset") if cfg.get(k))
+        rows.append({"name": rr.run.name, "anchor": rr.anchor, "kind": rr.run.kind,
+                     "detail": detail, "cells": cells})
+    for j, col in enumerate(columns):
+        vals = [r["cells"][j]["value"] for r in rows]
+        finite = [v for v in vals if v is not None]
+        if len(finite) < 2:
+            continue
+        if col["gap"]:
+            best = min(abs(v) for v in finite)
+            hits = [abs(v) == best if v is not None else False for v in vals]
+        else:
+            best = max(finite) if col["better"] == "high" else min(finite)
+            hits = [v == best for v in vals]
+        for r, h in zip(rows, hits):
+            r["cells"][j]["best"] = h
+    return {"columns": columns, "rows": rows, "splits": splits,
+            "metrics": [{"key": k, "label": lab} for k, lab, _ in TABLE_METRICS]}
+
+
+def _class_order(task, groups, results: list[RunResult]) -> tuple[list[str], dict[str, float], str]:
+    """Classes by decreasing training prevalence (and the prevalence + where it came from)."""
+    if groups is not None:
+        prev = dict(groups.prevalence)
+        src = groups.source or "training counts"
+    else:
+        # no training counts: fall back to the dev set's own prevalence (said in the report)
+        ys = [rr.run.splits["dev"].y for rr in results
+              if "dev" in rr.run.splits and rr.run.splits["dev"].y is not None]
+        if ys:
+            y = ys[0]
+            prev = {c: float(y[:, j].mean()) for j, c in enumerate(task.classes)}
+            src = "dev-set prevalence (no training counts given: pass --train-labels)"
+        else:
+            prev = {c: float("nan") for c in task.classes}
+            src = "unknown (no training counts, no dev labels)"
+    order = sorted(task.classes, key=lambda c: (-(prev.get(c) or 0.0), task.classes.index(c)))
+    return order, prev, src
+
+
+def _class_group(groups, c: str) -> str | None:
+    if groups is None:
+        return None
+    for g, members in groups.members.items():
+        if c in members:
+            return g
+    return None
+
+
+def _dumbbells(results, task, groups, order, has_test) -> tuple[list[dict], list[dict]]:
+    cls_index = {c: j for j, c in enumerate(task.classes)}
+    out, group_rows = [], []
+    for rr in results:
+        if rr.dev is None and rr.test is None:
+            continue
+        labels, dev_v, test_v, sig, rows = [], [], [], [], []
+        sections = []
+        last_group = object()
+        for c in order:
+            g = _class_group(groups, c)
+            if g != last_group and g is not None:
+                sections.append((g, len(labels)))
+            last_group = g
+            j = cls_index[c]
+            dv = _pc(rr.dev, c, "ap")
+            tv = _pc(rr.test, c, "ap")
+            gp = gap(rr.dev, rr.test, CLASS_KEY.format(j) + ".mAP", dv, tv)
+            labels.append(c)
+            dev_v.append(dv)
+            test_v.append(tv)
+            sig.append(gp["significant"])
+            rows.append({"label": c, "group": g or "", "dev": _fmt(dv), "test": _fmt(tv),
+                         "gap": _fmt_signed(gp["diff"]), "ci": _ci_text(gp["ci"]),
+                         "significant": gp["significant"]})
+        grow = {"name": rr.run.name, "anchor": rr.anchor, "cells": []}
+        gsec = len(labels)
+        for g in [*[g for g in GROUP_ORDER if groups is not None and g in groups.members
+                    and groups.members[g]], None]:
+            key = f"{g}.mAP" if g else "mAP"
+            label = f"{g} group mAP" if g else "overall mAP"
+            dv = _get(rr.dev.score if rr.dev else None, key)
+            tv = _get(rr.test.score if rr.test else None, key)
+            gp = gap(rr.dev, rr.test, key, dv, tv)
+            labels.append(label)
+            dev_v.append(dv)
+            test_v.append(tv)
+            sig.append(gp["significant"])
+            rows.append({"label": label, "group": "summary", "dev": _fmt(dv), "test": _fmt(tv),
+                         "gap": _fmt_signed(gp["diff"]), "ci": _ci_text(gp["ci"]),
+                         "significant": gp["significant"]})
+            grow["cells"].append({"label": label, "dev": _fmt(dv), "test": _fmt(tv),
+                                  "gap": _fmt_signed(gp["diff"]), "ci": _ci_text(gp["ci"]),
+                                  "significant": gp["significant"], "sort": gp["diff"]})
+        sections.append(("summary", gsec))
+        svg = figures.dumbbell(labels, dev_v, test_v if has_test else [None] * len(labels),
+                               significant=sig, sections=sections,
+                               title=f"{rr.run.name}: AP per class, dev vs test")
+        out.append({"name": rr.run.name, "anchor": rr.anchor, "svg": svg, "rows": rows,
+                    "n_significant": int(sum(sig))})
+        group_rows.append(grow)
+    return out, group_rows
+
+
+def _pc(res: SplitResult | None, c: str, key: str) -> float | None:
+    if res is None or res.score is None:
+        return None
+    v = (res.score.get("per_class") or {}).get(c, {}).get(key)
+    return None if v is None else float(v)
+
+
+def _eval_split(results: list[RunResult], has_test: bool) -> str:
+    return "test" if has_test else "dev"
+
+
+def _pr_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step PR curve corners (recall, precision) of one class, from the metrics core's tie groups."""
+    from lteval.metrics.ranking import ranked_groups
+
+    g = ranked_groups(y[:, None], p[:, None])
+    if g.n_pos[0] == 0:
+        return np.array([0.0]), np.array([0.0])
+    tp = g.tp.astype(float)
+    fp = g.fp.astype(float)
+    keep = np.ones(len(tp), bool)
+    keep[1:] = tp[1:] != tp[:-1]  # corners: where recall changes
+    rec = np.concatenate([[0.0], tp[keep] / g.n_pos[0]])
+    prec = np.concatenate([[1.0], tp[keep] / (tp[keep] + fp[keep])])
+    if len(rec) > PR_MAX_POINTS:
+        idx = np.unique(np.linspace(0, len(rec) - 1, PR_MAX_POINTS).round().astype(int))
+        rec, prec = rec[idx], prec[idx]
+    return rec, prec
+
+
+def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
+                progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Everything the template renders, as plain data plus SVG strings."""
+    results = _score_runs(runs, task, groups, opts, progress)
+    has_test = any(rr.test is not None for rr in results)
+    notes: list[str] = []
+    if not has_test:
+        notes.append("No test labels were given: this report shows the dev split only, so it "
+                     "cannot show a dev→test gap. Pass --test-labels (or runs with labels/test.csv).")
+    order, prev, prev_src = _class_order(task, groups, results)
+    eval_split = _eval_split(results, has_test)
+
+    table = _table(results, has_test)
+    dumbbells, group_rows = _dumbbells(results, task, groups, order, has_test)
+
+    # per-class AP against training prevalence
+    series = {}
+    for rr in results:
+        res = rr.split(eval_split)
+        if res is not None and res.score is not None:
+            series[rr.run.name] = [_pc(res, c, "ap") for c in order]
+    ap_prev_svg = None
+    if series and all(prev.get(c) is not None and prev[c] > 0 for c in order):
+        ap_prev_svg = figures.ap_vs_prevalence(
+            [prev[c] for c in order], series,
+            title=f"Per-class AP on {eval_split} against training prevalence")
+
+    # reliability: before / after calibration
+    from lteval.metrics.calibration import reliability_table
+
+    by_name = {rr.run.name: rr for rr in results}
+    rel = []
+    calibrated = [rr for rr in results if rr.run.is_calibrated]
+
+    def arrays(rr: RunResult):
+        sd = rr.run.splits.get(eval_split)
+        return (sd.y, sd.p) if sd is not None and sd.y is not None and sd.p is not None else None
+
+    def bins(yp):
+        t = reliability_table(yp[0], yp[1])
+        return {"edges": t["edges"], "confidence": t["confidence"], "accuracy": t["frequency"],
+                "count": t["count"]}
+
+    for rr in calibrated:
+        after = arrays(rr)
+        before_rr = by_name.get(rr.run.uncalibrated_name or "")
+        before = arrays(before_rr) if before_rr is not None else None
+        if after is None:
+            continue
+        panels = []
+        if before is not None:
+            panels.append((f"before: {before_rr.run.name} (ECE {_fmt(_get(before_rr.split(eval_split).score, 'ece'))})", bins(before)))
+        panels.append((f"after: {rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})", bins(after)))
+        rel.append({"name": rr.run.name, "svg": figures.reliability(
+            panels, title=f"Reliability on {eval_split}, all N×C probabilities, 15 equal-width bins")})
+    rel_note = None
+    if not calibrated:
+        rel_note = ("No run has a calibrated stage (post/…+calib), so there is no 'after': the "
+                    "diagrams show each run as it is.")
+        for rr in results:
+            a = arrays(rr)
+            if a is not None:
+                rel.append({"name": rr.run.name, "svg": figures.reliability(
+                    [(f"{rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})", bins(a))],
+                    title=f"Reliability on {eval_split}, all N×C probabilities, 15 equal-width bins")})
+
+    # PR curves for chosen classes
+    if opts.pr_classes:
+        pr_classes = [task.classes[task.class_index(c)] for c in opts.pr_classes]
+        pr_which = "chosen classes"
+    elif groups is not None and groups.members.get("tail"):
+        pr_classes = list(groups.members["tail"])
+        pr_which = "tail group"
+    else:
+        pr_classes = order[-3:]
+        pr_which = "three least frequent classes"
+    curves: dict[str, dict] = {c: {} for c in pr_classes}
+    pr_prev: dict[str, float] = {}
+    for rr in results:
+        a = arrays(rr)
+        if a is None:
+            continue
+        for c in pr_classes:
+            j = task.classes.index(c)
+            curves[c][rr.run.name] = _pr_curve(a[0][:, j], a[1][:, j])
+            pr_prev.setdefault(c, float(a[0][:, j].mean()))
+    pr_svg = None
+    if any(curves[c] for c in pr_classes):
+        pr_svg = figures.pr_curves(curves, prevalence=pr_prev,
+                                   title=f"Precision–recall on {eval_split} ({pr_which}); "
+                                         "dotted: prevalence")
+
+    # threshold tables
+    thresholds = []
+    for rr in results:
+        if rr.dev is None and rr.test is None:
+            continue
+        thr = rr.run.thresholds
+        src = rr.run.thresholds_source or "default 0.5 for every class"
+        rows = []
+        for c in order:
+            j = task.classes.index(c)
+            row = {"label": c, "group": _class_group(groups, c) or "",
+                   "threshold": _fmt(float(thr[j]) if thr is not None else 0.5, 4)}
+            for s in ("dev", "test"):
+                res = rr.split(s)
+                row[s] = {k: _fmt(_pc(res, c, k)) for k in ("precision", "recall", "f1")}
+                row[s]["n_pos"] = (res.score or {}).get("per_class", {}).get(c, {}).get("n_pos", "–") \
+                    if res is not None and res.score else "–"
+            rows.append(row)
+        thresholds.append({"name": rr.run.name, "anchor": rr.anchor, "source": src, "rows": rows})
+
+    # loss × backbone heat map
+    heat = _heatmap(results, has_test)
+
+    configs = []
+    for rr in results:
+        cfg = rr.run.config
+        configs.append({"name": rr.run.name, "anchor": rr.anchor,
+                        "path": str(rr.run.path) if rr.run.path else None,
+                        "json": json.dumps(cfg, indent=2, sort_keys=True, ensure_ascii=False,
+                                           default=str) if cfg is not None else None,
+                        "sources": {s: {"predictions": sd.pred_path, "labels": sd.labels_from}
+                                    for s, sd in rr.run.splits.items()},
+                        "notes": rr.notes})
+
+    data = {"lteval_version": __version__, "task": task.name, "bootstrap": int(opts.bootstrap),
+            "seed": int(opts.seed),
+            "runs": [{"name": rr.run.name, "anchor": rr.anchor,
+                      "dev": rr.dev.score if rr.dev else None,
+                      "test": rr.test.score if rr.test else None} for rr in results]}
+    group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
+                   "rows": group_rows}
+    return {
+        "title": opts.title or f"lteval report — {task.name}",
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "task": task.name,
+        "n_classes": task.n_classes,
+        "n_runs": len(results),
+        "has_test": has_test,
+        "eval_split": eval_split,
+        "bootstrap": int(opts.bootstrap),
+        "seed": int(opts.seed),
+        "notes": notes,
+        "run_notes": [(rr.run.name, n) for rr in results for n in rr.notes],
+        "groups": [{"name": g, "classes": list(groups.members[g])} for g in GROUP_ORDER
+                   if groups is not None and g in groups.members],
+        "groups_source": prev_src,
+        "table": table,
+        "group_table": group_table,
+        "dumbbells": dumbbells,
+        "ap_prev_svg": ap_prev_svg,
+        "reliability": rel,
+        "reliability_note": rel_note,
+        "pr_svg": pr_svg,
+        "pr_classes": pr_classes,
+        "pr_which": pr_which,
+        "thresholds": thresholds,
+        "heatmap": heat,
+        "configs": configs,
+        "data": data,
+    }
+
+
+def _heatmap(results: list[RunResult], has_test: bool) -> dict[str, Any] | None:
+    cells: dict[tuple[str, str], list[float]] = {}
+    split = "test" if has_test else "dev"
+    for rr in results:
+        cfg = rr.run.config or {}
+        if rr.run.kind != "run" or not cfg.get("loss") or not cfg.get("backbone"):
+            continue
+        res = rr.split(split)
+        v = _get(res.score if res else None, "mAP")
+        if v is not None:
+            cells.setdefault((str(cfg["loss"]), str(cfg["backbone"])), []).append(v)
+    losses = sorted({k[0] for k in cells})
+    backbones = sorted({k[1] for k in cells})
+    if len(losses) < 2 or len(backbones) < 2:
+        return None
+    vals = np.full((len(losses), len(backbones)), np.nan)
+    ann = [["" for _ in backbones] for _ in losses]
+    many = False
+    for (l, b), v in cells.items():
+        i, j = losses.index(l), backbones.index(b)
+        vals[i, j] = float(np.mean(v))
+        ann[i][j] = f"{vals[i, j]:.3f}" + (f"\n(n={len(v)})" if len(v) > 1 else "")
+        many |= len(v) > 1
+    svg = figures.heatmap(vals, losses, backbones, annotations=ann, cbar_label=f"{split} mAP",
+                          title=f"{split} mAP by loss × backbone (base runs)")
+    note = "Cells with several runs (e.g. seeds) show their mean mAP and n." if many else None
+    return {"svg": svg, "note": note, "split": split, "missing": int(np.isnan(vals).sum())}

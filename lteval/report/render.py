@@ -1,0 +1,143 @@
+"""Render the report: loaded runs → model → one self-contained HTML file.
+
+The page loads nothing from anywhere: CSS and the small sorting script are inline,
+figures are inline SVG, and a strict Content-Security-Policy (``default-src 'none'``,
+the script allowed only by its SHA-256 hash) is set in a ``<meta>`` tag. Jinja2 renders
+with autoescaping on, so every run name, class name, ID, path and config value is
+escaped; the JSON data block escapes ``<``, ``>``, ``&`` and U+2028/9.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from lteval.errors import UsageError
+from lteval.report.sources import Loader, PredSource
+
+DEFAULT_BOOTSTRAP = 200
+
+
+def _template_text(name: str) -> str:
+    return resources.files("lteval.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def script_source() -> str:
+    """The inline script exactly as embedded (its hash goes into the CSP)."""
+    return _template_text("report.js")
+
+
+def csp_for(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return ("default-src 'none'; "
+            f"script-src 'sha256-{digest}'; "
+            "style-src 'unsafe-inline'; "
+            "img-src data:; font-src 'none'; connect-src 'none'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def json_for_html(obj: Any) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def render_html(model: dict[str, Any]) -> str:
+    """The HTML page for a model built by :func:`lteval.report.model.build_model`."""
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    template = env.from_string(_template_text("report.html"))
+    script = script_source()
+    ctx = dict(model)
+    # SVG strings come from matplotlib's XML writer (text escaped there); mark them safe.
+    ctx["dumbbells"] = [{**d, "svg": Markup(d["svg"])} for d in model["dumbbells"]]
+    ctx["reliability"] = [{**r, "svg": Markup(r["svg"])} for r in model["reliability"]]
+    for k in ("ap_prev_svg", "pr_svg"):
+        ctx[k] = Markup(model[k]) if model[k] else None
+    if model["heatmap"]:
+        ctx["heatmap"] = {**model["heatmap"], "svg": Markup(model["heatmap"]["svg"])}
+    ctx["data_json"] = Markup(json_for_html(model["data"]))
+    ctx["script"] = Markup(script)
+    ctx["csp"] = Markup(csp_for(script))  # our constant; contains no '"' or markup
+    return template.render(**ctx)
+
+
+def _progress_bar(total: int, enabled: bool):
+    import os
+    import sys
+
+    if not enabled or total == 0 or os.environ.get("LTEVAL_NO_PROGRESS") == "1" \
+            or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    prog = Progress(transient=True)
+    task = prog.add_task("scoring runs", total=total)
+    return prog, lambda: prog.advance(task)
+
+
+def build_report(sources: Iterable[str | Path | PredSource], *, dev_labels=None, test_labels=None,
+                 train_labels=None, counts=None, task=None, bootstrap: int = DEFAULT_BOOTSTRAP,
+                 seed: int = 0, pr_classes: Sequence[str] | None = None, with_stages: bool = True,
+                 title: str | None = None, workers: int | None = None,
+                 progress: bool = False) -> str:
+    """The report as an HTML string (see :func:`render_report`)."""
+    from lteval.report.model import ReportOptions, build_model
+    from lteval.scoring import resolve_groups
+
+    if not isinstance(bootstrap, int) or bootstrap < 0:
+        raise UsageError(f"--bootstrap must be a non-negative integer, got {bootstrap!r}")
+    loader = Loader(task, dev_labels=dev_labels, test_labels=test_labels)
+    runs = loader.load(list(sources), with_stages=with_stages)
+    t = loader.task
+    groups = resolve_groups(t, train_labels=train_labels, counts=counts)
+    opts = ReportOptions(bootstrap=bootstrap, seed=seed, pr_classes=pr_classes, title=title,
+                         workers=workers)
+    n_jobs = sum(1 for r in runs for s in r.splits.values() if s.y is not None)
+    prog, tick = _progress_bar(n_jobs, progress)
+    if prog is not None:
+        with prog:
+            model = build_model(runs, t, groups, opts, progress=tick)
+    else:
+        model = build_model(runs, t, groups, opts)
+    return render_html(model)
+
+
+def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Path, *,
+                  dev_labels=None, test_labels=None, train_labels=None, counts=None, task=None,
+                  bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+                  pr_classes: Sequence[str] | None = None, with_stages: bool = True,
+                  title: str | None = None, force: bool = False, workers: int | None = None,
+                  progress: bool = False) -> Path:
+    """Write the HTML report comparing ``sources`` to ``out_path``; returns the path.
+
+    ``sources``: run directories (each with its ``post/<stage>`` sub-directories as runs
+    ``<run>+<stage>`` unless ``with_stages=False``) and/or :class:`PredSource` prediction
+    files (these need ``dev_labels``; ``test_labels`` optional — without test labels the
+    report shows dev only). ``bootstrap``: resamples for the intervals (0: none).
+    ``train_labels`` / ``counts``: training label counts for the head / medium / tail
+    groups (default: the task's built-in counts). The output is written atomically and an
+    existing file is only replaced with ``force=True``.
+    """
+    from lteval.io.atomic import check_writable, write_text_atomic
+
+    out = check_writable(out_path, force)
+    html = build_report(sources, dev_labels=dev_labels, test_labels=test_labels,
+                        train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
+                        seed=seed, pr_classes=pr_classes, with_stages=with_stages, title=title,
+                        workers=workers, progress=progress)
+    write_text_atomic(out, html, force=True)
+    import os
+
+    mask = os.umask(0)  # the atomic writer creates 0600 files; a report is meant to be shared
+    os.umask(mask)
+    os.chmod(out, 0o666 & ~mask)
+    return out

@@ -1,0 +1,351 @@
+"""lteval report: numbers equal the metrics core, escaping, inputs, figures, size (no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import lteval
+from lteval.cli import app
+from lteval.io.tables import write_labels, write_predictions
+from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
+from lteval.report import PredSource, build_report, parse_pred_spec, render_report
+from lteval.report.figures import dumbbell, to_svg
+from lteval.report.render import csp_for, json_for_html, script_source
+from lteval.report.synthetic import make_labels, make_predictions, make_run
+from lteval.tasks import read_class_file
+
+runner = CliRunner()
+EVIL = '<script>alert("x")</script> & \'q\' "dq"'
+
+
+class Page(HTMLParser):
+    """Collects leaderboard cells, script elements, the data block and all text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells: dict[str, dict[tuple[str, str], dict]] = {}
+        self.row_names: list[str] = []
+        self.scripts: list[dict] = []
+        self.text: list[str] = []
+        self._run = None
+        self._cell = None
+        self._in_table = False
+        self._script = None
+        self._tag_stack: list[str] = []
+        self.svg_texts: list[str] = []
+        self.data = None
+        self.tags: set[str] = set()
+        self.attr_names: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.add(tag)
+        self.attr_names.update(a)
+        self._tag_stack.append(tag)
+        if tag == "table" and a.get("id") == "leaderboard-table":
+            self._in_table = True
+        if self._in_table and tag == "tr" and "data-run" in a:
+            self._run = a["data-run"]
+            self.row_names.append(self._run)
+            self.cells[self._run] = {}
+        if self._in_table and self._run and tag == "td" and "data-metric" in a:
+            self._cell = {"v": a.get("data-v"), "text": "", "cls": a.get("class", "")}
+            self.cells[self._run][(a["data-metric"], a["data-split"])] = self._cell
+        if tag == "script":
+            self._script = {"attrs": a, "body": ""}
+            self.scripts.append(self._script)
+
+    def handle_endtag(self, tag):
+        if self._tag_stack:
+            self._tag_stack.pop()
+        if tag == "table":
+            self._in_table = False
+        if tag == "td":
+            self._cell = None
+        if tag == "script":
+            self._script = None
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self._script["body"] += data
+            return
+        self.text.append(data)
+        if self._cell is not None and not self._cell["text"]:
+            self._cell["text"] = data.strip()
+        if self._tag_stack and self._tag_stack[-1] == "text":
+            self.svg_texts.append(data)
+
+
+def parse(html: str) -> Page:
+    p = Page()
+    p.feed(html)
+    p.close()
+    blocks = [s for s in p.scripts if s["attrs"].get("type") == "application/json"]
+    p.data = json.loads(blocks[0]["body"]) if blocks else None
+    return p
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    a = make_run(root, "resnet18-bce-0001", seed=1, n_dev=250, n_test=220, calib_stage=True)
+    b = make_run(root, "resnet18-ldam-0002", seed=2, n_dev=250, n_test=220, loss="ldam")
+    return root, a, b
+
+
+@pytest.fixture(scope="module")
+def two_run_html(two_runs):
+    _, a, b = two_runs
+    return build_report([a, b], bootstrap=60, seed=3)
+
+
+def test_table_numbers_equal_the_score_json_of_each_run(two_runs, two_run_html):
+    _, a, b = two_runs
+    page = parse(two_run_html)
+    assert page.row_names == ["resnet18-bce-0001", "resnet18-bce-0001+calib", "resnet18-ldam-0002"]
+    for run in (a, b):
+        for split in ("dev", "test"):
+            stored = json.loads((run / "scores" / f"{split}.json").read_text())
+            for key in ("mAP", "mAUROC", "mF1", "ece"):
+                cell = page.cells[run.name][(key, split)]
+                assert float(cell["v"]) == stored["overall"][key]  # exact, %.17g round-trips
+                assert cell["text"] == f"{stored['overall'][key]:.3f}"
+            gap = page.cells[run.name][("mAP", "gap")]
+            dev = json.loads((run / "scores" / "dev.json").read_text())["overall"]["mAP"]
+            test = json.loads((run / "scores" / "test.json").read_text())["overall"]["mAP"]
+            assert float(gap["v"]) == pytest.approx(test - dev, abs=1e-15)
+    # the embedded data block carries the full score dictionaries
+    runs = {r["name"]: r for r in page.data["runs"]}
+    stored = json.loads((a / "scores" / "dev.json").read_text())
+    assert runs[a.name]["dev"]["per_class"] == stored["per_class"]
+    assert runs[a.name]["dev"]["groups"] == stored["groups"]
+
+
+def test_intervals_equal_lteval_score_with_the_same_resamples(two_runs, two_run_html):
+    _, a, _ = two_runs
+    page = parse(two_run_html)
+    runs = {r["name"]: r for r in page.data["runs"]}
+    for split, seed in (("dev", 3), ("test", 4)):
+        ref = lteval.score(a / "predictions" / f"{split}.csv", a / "labels" / f"{split}.csv",
+                           n_boot=60, seed=seed).to_dict()
+        got = runs[a.name][split]
+        assert got["overall"] == ref["overall"]
+        for k in ("mAP", "mAUROC", "mF1", "ece", "tail.mAP", "head.mAP"):
+            assert got["ci"][k] == ref["ci"][k], k
+        lo, hi = ref["ci"]["mAP"]
+        assert page.cells[a.name][("mAP", split)]["text"] == f"{ref['overall']['mAP']:.3f}"
+        assert f"[{lo:.3f}, {hi:.3f}]" in two_run_html
+
+
+def test_gap_interval_is_that_of_independent_dev_and_test_resamples(tmp_path):
+    """Same data on both sides: gap 0 and never significant; strong shift: significant."""
+    t = "cxrlt2026-task1"
+    ids, y = make_labels(lteval.tasks.get_task(t), 300, 5)
+    p = make_predictions(y, 6, 2.5)
+    ids2, y2 = make_labels(lteval.tasks.get_task(t), 300, 7)
+    p2 = make_predictions(y2, 8, 0.3)
+    for name, arr in (("dev_l", (ids, y)), ("test_l", (ids2, y2))):
+        write_labels(tmp_path / f"{name}.csv", *arr, t)
+    write_predictions(tmp_path / "dev_p.csv", ids, p, t)
+    write_predictions(tmp_path / "test_p.csv", ids2, p2, t)
+    same = PredSource("same", tmp_path / "dev_p.csv", tmp_path / "dev_p.csv")
+    html = build_report([same], dev_labels=tmp_path / "dev_l.csv",
+                        test_labels=tmp_path / "dev_l.csv", bootstrap=100)
+    cells = parse(html).cells["same"]
+    assert float(cells[("mAP", "gap")]["v"]) == 0.0 and "sig" not in cells[("mAP", "gap")]["cls"]
+    # reference for the interval: difference of the two replicate series (seeds 0 and 1)
+    dd = bootstrap_distribution(y, p, n_boot=100, seed=0)["mAP"]
+    dt = bootstrap_distribution(y, p, n_boot=100, seed=1)["mAP"]
+    lo, hi = percentile_ci(dt - dd, 0.95)
+    assert lo < 0 < hi
+    assert f"[{lo:.3f}, {hi:.3f}]" in html
+    shifted = PredSource("shifted", tmp_path / "dev_p.csv", tmp_path / "test_p.csv")
+    html = build_report([shifted], dev_labels=tmp_path / "dev_l.csv",
+                        test_labels=tmp_path / "test_l.csv", bootstrap=100)
+    assert "sig" in parse(html).cells["shifted"][("mAP", "gap")]["cls"]
+
+
+def test_escaping_of_run_class_and_config_values(tmp_path):
+    classes = ["Normal", '<script>alert("c")</script>', "A & B", "it's \"quoted\"", "<b>bold</b>",
+               "$x$ 50% {a}"]
+    cls_file = tmp_path / "evil_task.txt"
+    cls_file.write_text("\n".join(classes) + "\n")
+    task = read_class_file(cls_file)
+    name = '<img src=x onerror="alert(1)"> & <script>alert(2)<\\script> \'q\''  # no '/' in a dir name
+    pred_name = '</script><script>alert(4)</script> & "p"'
+    root = tmp_path / "runs"
+    root.mkdir()
+    run = make_run(root, name, task=task, n_dev=120, n_test=120)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["note"] = "</script><script>alert(3)</script> & </pre>"
+    (run / "config.json").write_text(json.dumps(cfg))
+    # IDs with markup, too
+    for split in ("dev", "test"):
+        for kind in ("labels", "predictions"):
+            f = run / kind / f"{split}.csv"
+            f.write_text(f.read_text().replace("img_", "<script>&'\"img_"))
+    ids, y = make_labels(task, 400, 9)
+    write_labels(tmp_path / "train.csv", ids, y, task)
+    pred = PredSource(pred_name, run / "predictions" / "dev.csv", run / "predictions" / "test.csv")
+    html = build_report([run, pred], task=str(cls_file), train_labels=tmp_path / "train.csv",
+                        dev_labels=run / "labels" / "dev.csv", test_labels=run / "labels" / "test.csv",
+                        bootstrap=20)
+    page = parse(html)
+    # exactly our two script elements: the JSON data block and the hashed sorting script
+    assert len(page.scripts) == 2
+    assert html.count("<script") == 2 and "<img" not in html
+    assert "img" not in page.tags and not [a for a in page.attr_names if a.startswith("on")]
+    assert "alert(" not in "".join(s["body"] for s in page.scripts if "type" not in s["attrs"])
+    text = "".join(page.text)
+    assert name in text and pred_name in text  # verbatim once decoded, i.e. escaped in the source
+    for c in classes:
+        assert c in text, c
+        assert c in "".join(page.svg_texts) or c == "Normal", c  # in the figures' <text>
+    assert cfg["note"] in text
+    # the JSON block decodes to the exact names and holds no raw '<'
+    block = next(s["body"] for s in page.scripts if s["attrs"].get("type") == "application/json")
+    assert "<" not in block and [r["name"] for r in page.data["runs"]] == [name, pred_name]
+    assert set(page.data["runs"][0]["dev"]["per_class"]) == set(classes)
+    # every SVG is well-formed XML on its own
+    for svg in re.findall(r"<svg.*?</svg>", html, re.S):
+        ET.fromstring(svg)
+
+
+def test_matplotlib_text_is_escaped_and_not_mathtext():
+    svg = dumbbell(['<script>alert(1)</script>', "a & b", "$\\alpha$"], [0.1, 0.2, 0.3],
+                   [0.2, 0.1, 0.3])
+    root = ET.fromstring(svg)
+    texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<script>alert(1)</script>" in texts and "a & b" in texts and "$\\alpha$" in texts
+    assert "<script>" not in svg
+    ids = re.findall(r'id="([^"]+)"', svg)
+    assert len(ids) == len(set(ids)) and all(i.startswith("f") and "-" in i for i in ids)
+    svg2 = dumbbell(["x"], [0.1], [0.2])
+    assert not set(re.findall(r'id="([^"]+)"', svg2)) & set(ids)  # unique across figures
+
+
+def test_csp_hash_matches_the_inline_script(two_run_html):
+    import base64
+    import hashlib
+
+    body = re.search(r"<script>(.*?)</script>", two_run_html, re.S).group(1)
+    assert body == script_source()
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    import html as _html
+
+    csp = _html.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', two_run_html).group(1))
+    assert csp == csp_for(body) and f"'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    # no network resource of any kind
+    assert not re.search(r'(src|href)="(https?:)?//', two_run_html)
+    assert "@import" not in two_run_html and "url(http" not in two_run_html
+    assert json_for_html({"a": "</script><!--\u2028&"}) == '{"a":"\\u003c/script\\u003e\\u003c!--\\u2028\\u0026"}'
+
+
+def test_sections_present_and_calibrated_stage_gets_before_after(two_run_html):
+    for anchor in ("leaderboard", "gaps", "ap-prevalence", "reliability", "pr", "thresholds",
+                   "configs"):
+        assert f'<section id="{anchor}">' in two_run_html
+    assert "before: resnet18-bce-0001 (ECE" in two_run_html
+    assert "after: resnet18-bce-0001+calib (ECE" in two_run_html
+    assert 'id="grid"' not in two_run_html  # one backbone: not a grid
+    # the calib stage's per-class thresholds file is named in its threshold table
+    assert "thresholds.json" in two_run_html
+    assert "Pneumothorax" in two_run_html and "tail group" in two_run_html
+
+
+def test_stage_thresholds_drive_f1(two_runs):
+    _, a, _ = two_runs
+    thr = json.loads((a / "post" / "calib" / "thresholds.json").read_text())["thresholds"]
+    task = lteval.tasks.get_task("cxrlt2026-task1")
+    t = np.array([thr[c] for c in task.classes])
+    ref = lteval.score(a / "post" / "calib" / "predictions" / "dev.csv", a / "labels" / "dev.csv",
+                       threshold=t).to_dict()
+    page = parse(build_report([a], bootstrap=0))
+    assert float(page.cells["resnet18-bce-0001+calib"][("mF1", "dev")]["v"]) == ref["overall"]["mF1"]
+
+
+def test_grid_heatmap_when_runs_form_a_grid(tmp_path):
+    runs = [make_run(tmp_path, f"{bb}-{loss}", seed=i, n_dev=80, n_test=80, backbone=bb, loss=loss)
+            for i, (bb, loss) in enumerate([("resnet18", "bce"), ("resnet18", "ldam"),
+                                            ("convnext", "bce")])]
+    html = build_report(runs, bootstrap=0)
+    assert '<section id="grid">' in html and "1 empty cell" in html
+    assert "no bootstrap intervals" in html
+
+
+def test_dev_only_report_from_prediction_files(tmp_path):
+    t = "cxrlt2026-task1"
+    ids, y = make_labels(lteval.tasks.get_task(t), 200, 1)
+    write_labels(tmp_path / "dev_labels.csv", ids, y, t)
+    for k in range(2):
+        write_predictions(tmp_path / f"m{k}.csv", ids, make_predictions(y, k, 1.0 + k), t)
+        write_predictions(tmp_path / f"m{k}_test.csv", ids, make_predictions(y, k, 1.0), t)
+    out = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", "--pred", f"m0={tmp_path / 'm0.csv'}", "--pred",
+                              f"m1={tmp_path / 'm1.csv'}:{tmp_path / 'm1_test.csv'}",
+                              "--dev-labels", str(tmp_path / "dev_labels.csv"), "--bootstrap", "30",
+                              "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert str(out) in res.output
+    html = out.read_text()
+    page = parse(html)
+    assert "shows the dev split only" in html
+    assert set(page.cells["m0"]) == {(k, "dev") for k in ("mAP", "mAUROC", "mF1", "ece")}
+    ref = lteval.score(tmp_path / "m1.csv", tmp_path / "dev_labels.csv").to_dict()
+    assert float(page.cells["m1"][("mAP", "dev")]["v"]) == ref["overall"]["mAP"]
+    assert "test predictions given but no --test-labels" in html
+    # refuses to overwrite without --force
+    res = runner.invoke(app, ["report", "--pred", f"m0={tmp_path / 'm0.csv'}", "--dev-labels",
+                              str(tmp_path / "dev_labels.csv"), "-o", str(out)])
+    assert res.exit_code == 2 and "--force" in res.output
+
+
+def test_bad_inputs_give_clear_errors(tmp_path, two_runs):
+    _, a, _ = two_runs
+    res = runner.invoke(app, ["report", "-o", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "nothing to report" in res.output
+    res = runner.invoke(app, ["report", str(tmp_path / "nope"), "-o", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(app, ["report", "--pred", "x=missing.csv", "-o", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "missing.csv" in res.output
+    res = runner.invoke(app, ["report", "--pred", f"x={a / 'predictions' / 'dev.csv'}",
+                              "-o", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "--dev-labels" in res.output
+    res = runner.invoke(app, ["report", "--pred", "nameonly", "-o", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "NAME=DEV.csv" in res.output
+    res = runner.invoke(app, ["report", str(a), "--pr-class", "Pneumothorx", "-o",
+                              str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "Pneumothorax" in res.output
+    assert not (tmp_path / "x.html").exists()
+    assert parse_pred_spec(f"n={a / 'predictions' / 'dev.csv'}:{a / 'predictions' / 'test.csv'}").test
+
+
+def test_five_run_report_is_small(tmp_path):
+    runs = [make_run(tmp_path, f"run{i}", seed=i, n_dev=300, n_test=300, calib_stage=(i == 0))
+            for i in range(5)]
+    out = render_report(runs, tmp_path / "r.html", bootstrap=50)
+    size = out.stat().st_size
+    # 20 runs must stay under 5 MB: a quarter of that for 5 (+1 stage)
+    assert size < 5_000_000 * 6 / 20, size
+
+
+def test_svg_is_responsive_and_titled():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    svg = to_svg(fig, title='a "t" <x>')
+    head = svg[:svg.index(">")]
+    assert 'width="100%"' in head and "height=" not in head and "&lt;x&gt;" in head
+    assert not svg.startswith("<?xml")
