@@ -109,8 +109,8 @@ def make_anatomy(patient: dict, rng: np.random.Generator, center: dict | None = 
 def center_look(shift: float) -> dict:
     """Exposure of a second acquisition centre; ``shift`` 0 is the training look, 1 is strong."""
     s = float(shift)
-    return {"contrast": 1.0 - 0.3 * s, "brightness": 0.10 * s, "gamma": 1.0 + 0.35 * s,
-            "noise": 1.0 + 1.5 * s, "blur": 0.6 * s, "scale": 1.0 - 0.06 * s}
+    return {"contrast": 1.0 - 0.25 * s, "brightness": 0.08 * s, "gamma": 1.0 + 0.3 * s,
+            "noise": 1.0 + 1.2 * s, "blur": 0.5 * s, "scale": 1.0 - 0.05 * s}
 
 
 # --------------------------------------------------------------------------- canvas
@@ -346,13 +346,14 @@ def _draw_effusion(cv, a, rng, s):
     for side in sides:
         lung = cv.lungs[side]
         dtop = a.diaphragm_r if side == "r" else a.diaphragm_l
-        level = dtop + a.dome - (0.03 + 0.16 * s * rng.uniform(0.6, 1.0))
-        lateral = np.abs(cv.X - _side_x(a, side)) / (0.45 * a.half_width)
-        meniscus = level - (0.05 + 0.05 * s) * np.clip(lateral, 0, 1.3) ** 2 * (
-            np.sign(cv.X - _side_x(a, side)) == (-1 if side == "r" else 1))
+        sgn = -1 if side == "r" else 1
+        x_med, x_lat = a.cx + sgn * 0.05, _side_x(a, side) + sgn * 0.43 * a.half_width
+        pos = np.clip((cv.X - x_med) / (x_lat - x_med), 0, 1)
+        level = dtop + a.dome * 0.5 - (0.01 + 0.07 * s) * rng.uniform(0.6, 1.0)
+        meniscus = level - (0.04 + 0.14 * s) * pos ** 2
         fluid = cv.ramp(meniscus - cv.Y, 0.012) * lung
-        cv.A += G() * (a.lung_air + 0.04) * fluid
-        cv.keep *= 1 - fluid * lung
+        cv.A += G() * (a.lung_air + 0.05) * fluid
+        cv.keep *= 1 - fluid
 
 
 @_finding("Nodule", "Small round opacity (radius 1.5-3 % of the image) anywhere in a lung; 1-2 of them.")
@@ -407,8 +408,8 @@ def _draw_atheromatosis(cv, a, rng, s):
     r = a.knob_r * 1.05
     ang = np.arctan2(cv.Y - ky, cv.X - kx)
     start = rng.uniform(-2.6, -1.2)
-    arc = (ang > start) & (ang < start + 1.2 + 1.2 * s)
-    cv.A += G() * (0.35 + 0.3 * s) * cv.ring(kx, ky, r, r, 0.008) * arc
+    arc = (ang > start) & (ang < start + 1.6 + 1.4 * s)
+    cv.A += G() * (0.45 + 0.35 * s) * cv.ring(kx, ky, r, r, 0.012) * arc
 
 
 @_finding("Support Devices", "Support devices, one to three of: ECG electrodes (small bright rings), "
@@ -465,9 +466,12 @@ def _draw_fracture(cv, a, rng, s):
     for n, d0, side in a.extra["fracture"]:
         rib = np.floor(t) == n
         beyond = (dxs * side) > d0
-        t = np.where(rib & beyond, t + (0.08 + 0.12 * s), t)
-        g = 0.01 + 0.015 * s
+        t = np.where(rib & beyond, t + (0.15 + 0.2 * s), t)
+        g = 0.014 + 0.016 * s
         gap *= 1 - (np.abs(dxs * side - d0) < g) * (np.floor(a.extra["rib_t"]) == n)
+        if rng.random() < 0.5:  # healing callus at the break
+            yb = a.lung_top - 0.03 + a.rib_curve * d0 * d0 + a.rib_slope * d0 + (n + 0.2) * a.rib_spacing
+            cv.A += G() * (0.12 + 0.1 * s) * cv.disk(a.cx + side * d0, yb, 0.012 + 0.01 * s)
     a.extra["rib_t"] = t
     a.extra["rib_gap"] = gap
 
@@ -488,14 +492,14 @@ def _draw_hernia(cv, a, rng, s):
 def _mod_emphysema(a, rng, s):
     a.diaphragm_r += 0.02 * s
     a.diaphragm_l += 0.02 * s
-    a.lung_air += 0.04 + 0.05 * s
+    a.lung_air += 0.06 + 0.08 * s
 
 
 @_finding("Emphysema", "Emphysema: hyperlucent lungs with sparse vessel markings in the upper zones, and "
           "thin-walled bullae.", modify=_mod_emphysema)
 def _draw_emphysema(cv, a, rng, s):
     upper = cv.ramp(cv.Y - (a.lung_top + 0.25), 0.08)
-    cv.keep *= 1 - (0.5 + 0.4 * s) * upper
+    cv.keep *= 1 - (0.6 + 0.4 * s) * upper
     for _ in range(rng.integers(1, 4)):
         x, y, side = lung_point(rng, a, zone="upper")
         r = 0.025 + 0.03 * s
@@ -671,7 +675,7 @@ _finding("hypoexpansion", "Low lung volumes: both hemidiaphragms high, short lun
           "bronchi) clustered in a lower zone.")
 def _draw_bronchiectasis(cv, a, rng, s):
     x0, y0, side = lung_point(rng, a, zone="lower")
-    for _ in range(rng.integers(2, 5)):
+    for _ in range(rng.integers(3, 7)):
         x, y = x0 + rng.normal(0, 0.03), y0 + rng.normal(0, 0.03)
         if rng.random() < 0.5:
             r = 0.014 + 0.01 * s
@@ -747,24 +751,29 @@ def render(labels, patient: dict, rng: np.random.Generator, size: int = 64, cent
     images do); it then shows, with probability 0.6, a finding outside the task (scoliosis).
     """
     names = [c for c, on in zip(CLASSES, labels) if on and c != "Normal"]
+    # The film (anatomy, exposure, texture, noise) uses ``rng``; every finding has its own
+    # stream, so adding or removing a finding changes nothing else in the picture.
+    key = int(rng.integers(0, 2**63))
+    frng = {n: np.random.default_rng([key, CLASSES.index(n)]) for n in names}
     anat = make_anatomy(patient, rng, center)
-    if unlisted and rng.random() < 0.6:
-        anat.extra["scoliosis"] = float(rng.choice([-1, 1]) * rng.uniform(0.015, 0.04))
+    urng = np.random.default_rng([key, 999])
+    if unlisted and urng.random() < 0.6:
+        anat.extra["scoliosis"] = float(urng.choice([-1, 1]) * urng.uniform(0.015, 0.04))
     sev = {}
     for n in names:
-        sv = rng.beta(2.0, 1.6)
+        sv = frng[n].beta(2.0, 1.6)
         sev[n] = float(severity[n]) if severity and n in severity else float(np.clip(sv, 0.05, 1.0))
     for n in names:
         if n in _MODIFY:
-            _MODIFY[n](anat, rng, sev[n])
+            _MODIFY[n](anat, frng[n], sev[n])
     cv = Canvas(size, anat)
     draw_thorax(cv, anat, rng)
     if "fracture" in names:
-        _DRAW["fracture"](cv, anat, rng, sev["fracture"])
+        _DRAW["fracture"](cv, anat, frng["fracture"], sev["fracture"])
     finish_ribs(cv, anat)
     for n in names:
         if n in _DRAW and n != "fracture":
-            _DRAW[n](cv, anat, rng, sev[n])
+            _DRAW[n](cv, anat, frng[n], sev[n])
     return expose(cv, anat, rng)
 
 

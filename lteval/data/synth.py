@@ -296,7 +296,7 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
     params = _params(n_train, n_dev, n_test, size, seed, test_shift, min_eval_positives)
     splits = _plan({"train": n_train, "dev": n_dev, "test": n_test}, seed, test_shift, min_eval_positives)
     from lteval.data.render import PATIENT_KEYS as keys
-    chunk = 250
+    chunk = 200
     jobs = []
     for si, sp in enumerate(splits):
         for lo in range(0, len(sp.ids), chunk):
@@ -305,7 +305,7 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
                          sp.patients[sp.patient_of[lo:hi]], keys, int(size), sp.center))
     total = sum(len(sp.ids) for sp in splits)
     workers = _default_workers() if workers is None else max(1, int(workers))
-    _run_jobs(jobs, total, workers if total >= 1000 else 1, progress, "rendering synthetic CXRs")
+    _run_jobs(jobs, total, min(workers, len(jobs)), progress, "rendering synthetic CXRs")
 
     _write_tables(out, splits)
     meta = dict(params)
