@@ -219,3 +219,21 @@ def test_library_never_imports_torch():
             "[create_calibrator(m).fit(p, y).transform(p) for m in METHODS]\n"
             "assert 'torch' not in sys.modules and 'netcal' not in sys.modules, 'torch imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_isotonic_tie_break_keeps_ranking_and_stays_within_1e6(tmp_path):
+    z, p, y = _data(seed=9, n=3000)
+    plain = create_calibrator("isotonic").fit(p, y)
+    tb = create_calibrator("isotonic", tie_break=True).fit(p, y)
+    q_plain, q_tb = plain.transform(p), tb.transform(p)
+    assert np.abs(q_tb - q_plain).max() <= 1e-6
+    np.testing.assert_array_equal(average_precision(y, q_tb), average_precision(y, p))
+    np.testing.assert_array_equal(roc_auc(y, q_tb), roc_auc(y, p))
+    assert not np.array_equal(average_precision(y, q_plain), average_precision(y, p))
+    art = CalibrationArtifact("t", tuple("abcde"), tb)
+    art.save(tmp_path / "c.json")
+    back = load_calibration(tmp_path / "c.json").calibrator
+    assert back.tie_break is True
+    np.testing.assert_array_equal(back.transform(p), q_tb)
+    with pytest.raises(UsageError, match="tie_break"):
+        create_calibrator("isotonic", tie_break="yes")

@@ -114,12 +114,15 @@ def test_beta_matches_netcal_and_sklearn(netcal):
         np.testing.assert_allclose(cal.transform(p)[:, c], ref.transform(p[:, c]), atol=1e-4)
 
 
-def test_beta_constrained_fit_is_the_bounded_optimum():
-    # a hump-shaped true map (rises, then falls near p = 1): the unconstrained b is negative
+@pytest.mark.parametrize("shape", ["hump", "u", "decreasing"])
+def test_beta_constrained_fit_is_the_bounded_optimum(shape):
+    # true maps that beta calibration can only follow with a < 0 or b < 0: the bounds are active
     rng = np.random.default_rng(5)
     n = 4000
     p = rng.uniform(0.001, 0.999, size=(n, 1))
-    y = (rng.random((n, 1)) < 0.1 + 0.7 * 4 * p * (1 - p)).astype(int)
+    q = {"hump": 0.1 + 0.7 * 4 * p * (1 - p), "u": 0.8 - 0.7 * 4 * p * (1 - p),
+         "decreasing": 0.9 - 0.8 * p}[shape]
+    y = (rng.random((n, 1)) < q).astype(int)
     X = np.column_stack([np.log(p[:, 0]), -np.log1p(-p[:, 0])])
     free = minimize(lambda t: _nll(X @ t[:2] + t[2], y[:, 0]), x0=[1, 1, 0], method="L-BFGS-B")
     bounded = minimize(lambda t: _nll(X @ t[:2] + t[2], y[:, 0]), x0=[1, 1, 0], method="L-BFGS-B",
@@ -130,6 +133,9 @@ def test_beta_constrained_fit_is_the_bounded_optimum():
     ours = _nll(X @ np.array([cal.a_[0], cal.b_[0]]) + cal.c_[0], y[:, 0])
     assert ours <= bounded.fun + 1e-6
     np.testing.assert_allclose([cal.a_[0], cal.b_[0], cal.c_[0]], bounded.x, atol=2e-3)
+    if shape == "decreasing":  # both bounds active: a constant map at the base rate
+        assert cal.a_[0] == cal.b_[0] == 0
+        np.testing.assert_allclose(cal.transform(p), y.mean(), rtol=1e-8)
 
 
 def test_isotonic_matches_sklearn_and_netcal(netcal):

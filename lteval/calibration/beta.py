@@ -8,10 +8,10 @@ Why not netcal's ``BetaCalibration``: it fits through torch and a numerical-
 gradient scipy optimiser one model at a time, treats 2-D input as a softmax
 problem, and its re-fit when ``a`` or ``b`` comes out negative passes the bounds
 in a different order from the parameters (so the constraint is not what it
-says). Here the constrained maximum-likelihood fit is solved exactly: the NLL is
-convex, so its minimum over ``a, b >= 0`` is the best of the unconstrained
-optima of the faces {a, b free}, {a = 0}, {b = 0}, {a = b = 0} that satisfy the
-constraint. Each face is a small logistic regression solved by Newton steps.
+says). Here the constrained maximum-likelihood fit is solved exactly by
+projected Newton steps on the convex NLL over ``a, b >= 0`` (the bound-
+constrained optimum; Kull et al. instead drop a negative coefficient and refit,
+which reaches the same point when one bound is active), vectorised over classes.
 Targets are Platt's prior-corrected ones by default (see :mod:`.platt`).
 """
 
@@ -61,36 +61,16 @@ class BetaCalibration(Calibrator):
         t = logistic_targets(y[:, cols], self.targets)
         l2 = ridge(self.targets, s.shape[0])
         k = cols.size
-        theta, nll, conv = fit_logistic([lp, lq], t, init=np.tile([1.0, 1.0, 0.0], (k, 1)), l2=l2)
-        a, b, c = theta[:, 0].copy(), theta[:, 1].copy(), theta[:, 2].copy()
-        bad = (a < 0) | (b < 0)
-        if bad.any():
-            j = np.flatnonzero(bad)
-            tb = t[:, j]
-            best = np.full(j.size, np.inf)
-            ba, bb, bc = np.zeros(j.size), np.zeros(j.size), np.zeros(j.size)
-            # face b = 0: regress on ln p only
-            th, f, _ = fit_logistic([lp[:, j]], tb, init=np.tile([1.0, 0.0], (j.size, 1)), l2=l2)
-            take = (th[:, 0] >= 0) & (f < best)
-            best[take], ba[take], bb[take], bc[take] = f[take], th[take, 0], 0.0, th[take, 1]
-            # face a = 0: regress on -ln(1 - p) only
-            th, f, _ = fit_logistic([lq[:, j]], tb, init=np.tile([1.0, 0.0], (j.size, 1)), l2=l2)
-            take = (th[:, 0] >= 0) & (f < best)
-            best[take], ba[take], bb[take], bc[take] = f[take], 0.0, th[take, 0], th[take, 1]
-            # face a = b = 0: constant, closed form
-            m = np.clip(tb.mean(axis=0), EPS, 1 - EPS)
-            c0 = np.log(m) - np.log1p(-m)
-            f0 = (np.logaddexp(0.0, c0) - tb * c0).sum(axis=0)
-            take = f0 < best
-            best[take], ba[take], bb[take], bc[take] = f0[take], 0.0, 0.0, c0[take]
-            a[j], b[j], c[j] = ba, bb, bc
+        theta, _, conv = fit_logistic([lp, lq], t, init=np.tile([1.0, 1.0, 0.0], (k, 1)), l2=l2,
+                                      lower=[0.0, 0.0, -np.inf])
+        a, b, c = theta[:, 0], theta[:, 1], theta[:, 2]
         self.a_[cols], self.b_[cols], self.c_[cols] = a, b, c
         flat = cols[(a + b) <= 0]
         if flat.size:
             self.fit_info_["warnings"].append(
                 f"beta calibration is constant for class index(es) {flat.tolist()} (scores not "
                 "informative on the fitting data); the class ranking is lost")
-        nc = cols[~conv & ~bad]
+        nc = cols[~conv]
         if nc.size:
             self.fit_info_["warnings"].append(f"beta fit did not converge for class index(es) "
                                               f"{nc.tolist()}")

@@ -1,0 +1,290 @@
+"""``lteval calibrate fit | apply | cv``: probability calibration and thresholds without leakage."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from lteval.commands._common import TASK_HELP, console, err_console, guarded
+
+METHOD_HELP = ("Calibration method: none, temperature (one T for all classes), temperature-per-class, "
+               "platt, beta, isotonic, histogram.")
+THRESHOLDS_HELP = ("Also fit decision thresholds on the calibrated outputs: f1 (per-class F1-optimal, "
+                   "exact), global (one threshold maximising macro F1), precision@X, recall@X "
+                   "(per-class target, e.g. precision@0.9), prevalence (top k% of each class, k = "
+                   "training prevalence), fixed@X.")
+INPUT_HELP = ("What the score columns hold: 'probs' (probabilities in [0, 1]) or 'logits' "
+              "(unbounded). Stated explicitly, never guessed from the values.")
+
+
+class InputKind(str, Enum):
+    probs = "probs"
+    logits = "logits"
+
+
+class Targets(str, Enum):
+    platt = "platt"
+    raw = "raw"
+
+
+class BinStrategy(str, Enum):
+    uniform = "uniform"
+    quantile = "quantile"
+
+
+class EmptyClass(str, Enum):
+    zero = "zero"
+    exclude = "exclude"
+
+
+class RankBy(str, Enum):
+    ece = "ece"
+    mAP = "mAP"
+    mF1 = "mF1"
+
+
+def _f(x, digits=4) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _ci(ci, key) -> str:
+    if not ci or ci.get(key) is None or ci[key][0] is None:
+        return ""
+    lo, hi = ci[key]
+    return f"[{lo:.4f}, {hi:.4f}]"
+
+
+def _progress_enabled() -> bool:
+    return os.environ.get("LTEVAL_NO_PROGRESS") != "1" and sys.stderr.isatty()
+
+
+def fit_command(
+    predictions: Path = typer.Argument(..., help="Dev predictions CSV: ImageID + one score column per class.", show_default=False),
+    labels: Path = typer.Option(..., "--labels", "-l", help="Dev labels CSV: ImageID + one 0/1 column per class.", show_default=False),
+    method: str = typer.Option(..., "--method", "-m", help=METHOD_HELP, show_default=False),
+    input: InputKind = typer.Option(..., "--input", help=INPUT_HELP, show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the calibration JSON (CALIB.json).", show_default=False),
+    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    thresholds: Optional[str] = typer.Option(None, "--thresholds", help=THRESHOLDS_HELP),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV (for --thresholds prevalence)."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file (for --thresholds prevalence; cxrlt2026-task1 has built-in counts)."),
+    fallback: float = typer.Option(0.5, "--fallback", help="Threshold for classes without positives in the dev labels."),
+    targets: Targets = typer.Option(Targets.platt, "--targets", help="platt/beta: 'platt' = Platt's prior-corrected targets (finite fits for rare classes), 'raw' = plain maximum likelihood."),
+    n_bins: int = typer.Option(15, "--bins", min=1, help="histogram: number of bins."),
+    bin_strategy: BinStrategy = typer.Option(BinStrategy.uniform, "--bin-strategy", help="histogram: equal-width ('uniform') or equal-mass ('quantile') bins."),
+    tie_break: bool = typer.Option(False, "--tie-break", help="isotonic: keep the original order inside each flat step (per-class AP/AUROC unchanged; probabilities move by at most 1e-6)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+) -> None:
+    """Fit a per-class calibrator (and optionally thresholds) on dev predictions + labels; save it as JSON.
+
+    The figures printed here are in-sample. For what the method will do on
+    unseen data, run [bold]lteval calibrate cv[/] on the same files.
+    """
+    from lteval.calibration.pipeline import fit_calibration, method_options
+    from lteval.io.atomic import check_writable
+
+    check_writable(output, force)
+    opts = method_options(method, targets=targets.value, n_bins=n_bins, strategy=bin_strategy.value,
+                          tie_break=tie_break)
+    art = fit_calibration(predictions, labels, method=method, input=input.value, task=task,
+                          thresholds=thresholds, train_labels=train_labels, counts=counts,
+                          fallback=fallback, options=opts)
+    art.save(output, force=force)
+    cal = art.calibrator
+    console.print(f"fitted [bold]{cal.method}[/] on {art.fit['n_samples']} samples, "
+                  f"{len(art.classes)} classes (input: {cal.input})", highlight=False)
+    params = cal.get_params()
+    if cal.method == "temperature":
+        console.print(f"temperature T = {params['temperature']:.4f}", highlight=False)
+    pt = art.to_dict()["fit"].get("passthrough_classes", [])
+    if pt:
+        err_console.print(f"[yellow]note:[/] {len(pt)} class(es) lack positives or negatives in the dev "
+                          f"labels and pass through unchanged: {', '.join(pt)}", highlight=False)
+    for w in art.fit.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if art.thresholds is not None:
+        th = art.thresholds
+        t = Table(title=f"thresholds ({th.strategy}), in-sample on the dev set", title_justify="left")
+        for col in ("class", "threshold", "F1", "precision", "recall", "n_pred"):
+            t.add_column(col, justify="left" if col == "class" else "right")
+        det = th.details
+        for i, c in enumerate(art.classes):
+            def g(k):
+                v = det.get(k)
+                return v[i] if isinstance(v, list) and i < len(v) else None
+            fb = " (fallback)" if i in th.fallback_classes else ""
+            t.add_row(c, f"{th.values[i]:.4g}{fb}", _f(g("f1")), _f(g("precision")), _f(g("recall")),
+                      "—" if g("n_predicted") is None else str(g("n_predicted")))
+        console.print(t)
+        for n in th.notes:
+            err_console.print(f"[yellow]note:[/] {n}", highlight=False)
+    err_console.print(f"wrote {output}", highlight=False)
+
+
+def apply_command(
+    calibration: Path = typer.Argument(..., help="Calibration JSON written by 'lteval calibrate fit'.", show_default=False),
+    predictions: Path = typer.Argument(..., help="Predictions CSV to calibrate (same kind of scores the calibrator was fitted on).", show_default=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Calibrated predictions CSV (submission format: ImageID + classes in official order).", show_default=False),
+    decisions: Optional[Path] = typer.Option(None, "--decisions", help="Also write 0/1 decisions from the file's thresholds to this CSV."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+) -> None:
+    """Apply a fitted calibrator to a predictions CSV and write calibrated probabilities.
+
+    The output keeps every ID of the input, in the same order, with the task's
+    classes in official order and probabilities in [0, 1]: a valid submission
+    whenever the input was one.
+    """
+    from lteval.calibration.pipeline import apply_calibration
+
+    res = apply_calibration(calibration, predictions, output, force=force, decisions=decisions)
+    err_console.print(f"calibrated {res['n_samples']} rows with {res['method']}; wrote {res['output']}"
+                      + (f" and {res['decisions']}" if "decisions" in res else ""), highlight=False)
+
+
+def cv_command(
+    predictions: Path = typer.Argument(..., help="Dev predictions CSV: ImageID + one score column per class.", show_default=False),
+    labels: Path = typer.Option(..., "--labels", "-l", help="Dev labels CSV (may hold a group column such as PatientID).", show_default=False),
+    input: InputKind = typer.Option(..., "--input", help=INPUT_HELP, show_default=False),
+    method: str = typer.Option("all", "--method", "-m", help=METHOD_HELP + " 'all' (default) compares and ranks every method; a comma-separated list picks some."),
+    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    folds: int = typer.Option(5, "--folds", "-k", min=2, help="Number of cross-fitting folds."),
+    group_column: Optional[str] = typer.Option(None, "--group-column", help="Column of the labels CSV grouping rows (e.g. PatientID): a group never straddles folds."),
+    thresholds: Optional[str] = typer.Option(None, "--thresholds", help=THRESHOLDS_HELP + " mF1 after uses the cross-fitted thresholds; without it, 0.5."),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV (for --thresholds prevalence)."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file (for --thresholds prevalence)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=0, help="Bootstrap resamples for 95% CIs (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and the bootstrap."),
+    rank_by: RankBy = typer.Option(RankBy.ece, "--rank-by", help="Figure the methods are ranked by (ECE: lower is better; mAP, mF1: higher)."),
+    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Classes without positives: 'zero' counts AP/F1 as 0, 'exclude' leaves them out."),
+    targets: Targets = typer.Option(Targets.platt, "--targets", help="platt/beta fitting targets (see 'fit --help')."),
+    n_bins: int = typer.Option(15, "--bins", min=1, help="histogram: number of bins."),
+    bin_strategy: BinStrategy = typer.Option(BinStrategy.uniform, "--bin-strategy", help="histogram: bin strategy."),
+    tie_break: bool = typer.Option(False, "--tie-break", help="isotonic: break its ties by the original score (see 'fit --help')."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON ('-' prints JSON only)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+) -> None:
+    """Estimate what calibration (and thresholds) will do on unseen data, by k-fold cross-fitting.
+
+    Each fold is calibrated by a model fitted on the other folds only; ECE, mAP
+    and mF1 of the out-of-fold outputs are shown before/after with bootstrap
+    CIs and the paired change. Fit on the whole dev set afterwards with
+    [bold]lteval calibrate fit[/].
+    """
+    from lteval.calibration.pipeline import cross_validate, parse_methods
+    from lteval.io.atomic import check_writable, write_json_atomic
+
+    to_stdout = json_out is not None and str(json_out) == "-"
+    if json_out is not None and not to_stdout:
+        check_writable(json_out, force)
+    names = parse_methods(method)
+    opts = {"targets": targets.value, "n_bins": n_bins, "strategy": bin_strategy.value,
+            "tie_break": tie_break}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if _progress_enabled() and not to_stdout:
+            from rich.progress import Progress
+
+            with Progress(console=err_console, transient=True) as prog:
+                bar = prog.add_task("cross-fitting", total=len(names))
+                seen: list[str] = []
+
+                def tick(m):
+                    prog.update(bar, completed=len(seen), description=f"cross-fitting {m}")
+                    seen.append(m)
+
+                rep = cross_validate(predictions, labels, methods=names, input=input.value, task=task,
+                                     folds=folds, group_column=group_column, thresholds=thresholds,
+                                     train_labels=train_labels, counts=counts, n_boot=bootstrap,
+                                     seed=seed, empty_class=empty_class.value, rank_by=rank_by.value,
+                                     options=opts, progress=tick)
+        else:
+            rep = cross_validate(predictions, labels, methods=names, input=input.value, task=task,
+                                 folds=folds, group_column=group_column, thresholds=thresholds,
+                                 train_labels=train_labels, counts=counts, n_boot=bootstrap,
+                                 seed=seed, empty_class=empty_class.value, rank_by=rank_by.value,
+                                 options=opts)
+    if to_stdout:
+        typer.echo(json.dumps(rep, indent=2, allow_nan=False))
+        return
+    print_cv(rep)
+    if json_out is not None:
+        write_json_atomic(json_out, rep, force=True)
+        err_console.print(f"wrote {json_out}", highlight=False)
+
+
+def print_cv(rep: dict) -> None:
+    """Rich table of a cross-fitting report: methods in ranked order, changes with paired CIs."""
+    from rich import box
+
+    boot = rep["n_boot"] > 0
+    grouped = f", grouped by {rep['group_column']} ({rep['n_groups']} groups)" if rep["group_column"] else ""
+    thr = f"cross-fitted {rep['thresholds']} thresholds" if rep["thresholds"] else "threshold 0.5"
+    title = (f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
+             f"{rep['folds']} folds{grouped}; mF1 at {thr}")
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    t.add_column("#", justify="right")
+    t.add_column("method", no_wrap=True)
+    for k in ("ECE", "mAP", "mF1"):
+        t.add_column(k, justify="right")
+        t.add_column(f"Δ {k}" + (" (95% CI)" if boot else ""), justify="right")
+
+    def dcell(entry, k):
+        d = entry["delta"][k]
+        if d is None:
+            return "—"
+        s = f"{d:+.4f}"
+        if boot and entry["delta_ci"][k][0] is not None:
+            lo, hi = entry["delta_ci"][k]
+            s = (f"[bold]{s}[/]" if (lo > 0 or hi < 0) else s) + f"\n[dim][{lo:+.3f}, {hi:+.3f}][/]"
+        return s
+
+    b = rep["before"]
+    t.add_row("", "[italic]before[/]", _f(b["ece"]), "", _f(b["mAP"]), "", _f(b["mF1"]), "")
+    for i, m in enumerate(rep["ranking"], 1):
+        e = rep["methods"][m]
+        t.add_row(str(i), m, _f(e["ece"]), dcell(e, "ece"), _f(e["mAP"]), dcell(e, "mAP"),
+                  _f(e["mF1"]), dcell(e, "mF1"))
+    console.print(t)
+    if boot:
+        ci = b["ci"]
+        console.print(f"before, 95% CI from {rep['n_boot']} resamples: ECE {_ci(ci, 'ece')}, "
+                      f"mAP {_ci(ci, 'mAP')}, mF1 {_ci(ci, 'mF1')} (CIs of every figure: --json)",
+                      highlight=False)
+    wf = ", ".join(f"{m} {rep['methods'][m]['delta_within_fold']['mAP']:+.4f}" for m in rep["ranking"]
+                   if rep["methods"][m]["delta_within_fold"]["mAP"] is not None)
+    console.print(f"Δ mAP within folds (one map per fold, as on a test set): {wf}", highlight=False)
+    console.print(f"ranked by {rep['rank_by']} ({'lower' if rep['rank_by'] == 'ece' else 'higher'} is "
+                  "better); Δ = after − before on the same rows (paired), bold where its CI excludes 0. "
+                  "'none' = no calibration (with the same thresholds, if any).",
+                  highlight=False)
+    for n in rep.get("notes", []):
+        err_console.print(f"[yellow]note:[/] {n}", highlight=False)
+    for m, e in rep["methods"].items():
+        for w in e.get("warnings", [])[:5]:
+            err_console.print(f"[yellow]warning ({m}):[/] {w}", highlight=False)
+        if len(e.get("warnings", [])) > 5:
+            err_console.print(f"[yellow]warning ({m}):[/] … {len(e['warnings']) - 5} more (see --json)",
+                              highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(
+        name="calibrate",
+        help=("Calibrate probabilities per class (temperature, Platt, beta, isotonic, histogram) and "
+              "fit decision thresholds, with honest cross-fitted estimates: fit on dev, apply to "
+              "test, cv to see what it does on unseen data."),
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+    )
+    sub.command("fit")(guarded(fit_command))
+    sub.command("apply")(guarded(apply_command))
+    sub.command("cv")(guarded(cv_command))
+    app.add_typer(sub, name="calibrate")
