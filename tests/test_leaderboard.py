@@ -298,3 +298,26 @@ def test_env_var_selects_the_store(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert target.exists()
     assert [e.name for e in all_entries(include_published=False)] == ["envrun"]
+
+
+def test_real_score_files_from_the_metrics_core(tmp_path):
+    import lteval
+    from lteval.report.synthetic import make_run
+
+    run = make_run(tmp_path, "real-run", seed=4, n_dev=150, n_test=150)
+    rep = lteval.score(run / "predictions" / "test.csv", run / "labels" / "test.csv", n_boot=50,
+                       seed=2).to_dict()
+    (run / "scores" / "test.json").write_text(json.dumps(rep))
+    db = tmp_path / "lb.sqlite"
+    res = runner.invoke(app, ["leaderboard", "add", str(run), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    e = all_entries(db, include_published=False)[0]
+    t = e.result("test")
+    assert t.metrics["mAP"] == rep["overall"]["mAP"]
+    assert t.metrics["tail_mAP"] == rep["groups"]["tail"]["mAP"]
+    assert t.ci["mAP"] == tuple(rep["ci"]["mAP"]) and t.ci["tail_mAP"] == tuple(rep["ci"]["tail.mAP"])
+    assert t.n_boot == 50 and t.n_samples == 150
+    assert e.config["loss"] == "bce" and e.result("dev").ci == {}
+    md = render_markdown(all_entries(db))
+    lo, hi = rep["ci"]["mAP"]
+    assert f"{rep['overall']['mAP']:.4f} [{lo:.3f}, {hi:.3f}]" in md

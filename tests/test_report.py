@@ -349,3 +349,38 @@ def test_svg_is_responsive_and_titled():
     head = svg[:svg.index(">")]
     assert 'width="100%"' in head and "height=" not in head and "&lt;x&gt;" in head
     assert not svg.startswith("<?xml")
+
+
+def test_stored_scores_used_when_labels_are_missing_and_stale_scores_flagged(tmp_path):
+    run = make_run(tmp_path, "nolabels", seed=3, n_dev=150, n_test=150)
+    stored_test = json.loads((run / "scores" / "test.json").read_text())
+    (run / "labels" / "test.csv").unlink()
+    dev = json.loads((run / "scores" / "dev.json").read_text())
+    dev["overall"]["mAP"] = 0.999  # a stale score file
+    (run / "scores" / "dev.json").write_text(json.dumps(dev))
+    html = build_report([run], bootstrap=20)
+    cells = parse(html).cells["nolabels"]
+    assert float(cells[("mAP", "test")]["v"]) == stored_test["overall"]["mAP"]
+    assert "copied from scores/test.json" in html
+    assert "says mAP 0.9990 but the predictions and labels give" in html
+    assert float(cells[("mAP", "dev")]["v"]) != 0.999
+
+
+@pytest.mark.slow
+def test_twenty_run_report_within_time_and_size_budget(tmp_path):
+    """Issue 8: 20 runs (dev 2000 + test 2000, 30 classes) in < 30 s on 2 cores and < 5 MB."""
+    import importlib.util
+    import time
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_report.py"
+    spec = importlib.util.spec_from_file_location("bench_report", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # the benchmark's own run generator
+
+    runs = bench.make_runs(tmp_path, 20, 2000, stages=0)
+    t0 = time.perf_counter()
+    out = render_report(runs, tmp_path / "r.html")
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 30, elapsed
+    assert out.stat().st_size < 5_000_000
+    assert len(parse(out.read_text()).row_names) == 20

@@ -99,7 +99,10 @@ def to_svg(fig, *, prefix: str | None = None, title: str | None = None) -> str:
     svg = _compact(svg)
     head_end = svg.index(">")
     head = svg[:head_end]
+    natural = re.search(r'\swidth="([0-9.]+)pt"', head)
     head = re.sub(r'\swidth="[^"]*"', ' width="100%"', head, count=1)
+    if natural:  # never scale a figure up beyond its drawn size
+        head += f' style="max-width: {float(natural.group(1)) * 4 / 3:.0f}px"'
     head = re.sub(r'\sheight="[^"]*"', "", head, count=1)
     role = ' role="img"'
     if title is not None:
