@@ -1,0 +1,179 @@
+"""``lteval baseline list | show | run | grid``: named reference baselines (loss x backbone)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from lteval.commands._common import console, err_console, guarded
+
+app = typer.Typer(help="Reference baselines of the seed paper (every loss x backbone), trained by name. "
+                       "Start with `lteval baseline list`, then `lteval baseline run convnext_ldam_drw`.",
+                  no_args_is_help=True)
+
+DATA_HELP = ("'synth' (default): the built-in synthetic data set, generated once under $LTEVAL_HOME "
+             "(default ~/.cache/lteval) and reused; or the folder of a CXR-LT 2026 data root "
+             "(CXRLT_2026_training.csv, images/, evaluation lists).")
+PRESET_HELP = ("smoke: CPU, smallest model of the family, 64 px, minutes; cpu: CPU, under 20 min; "
+               "paper: the seed paper's settings (512 px, ImageNet weights, 15 epochs, AdamW 1e-4, batch 12; GPU).")
+SET_HELP = "Override one config key, e.g. --set lr=3e-4 --set loss_kwargs.drw_epoch=3 (repeatable)."
+
+
+@app.command("list")
+@guarded
+def list_command(
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only baselines with this tag (seed-grid, extra-loss, headline)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Table of the named baselines: backbone, loss, head, description."""
+    from rich.table import Table
+
+    from lteval.train.registry import get_baseline, list_baselines
+
+    rows = [get_baseline(n) for n in list_baselines()]
+    if tag:
+        rows = [r for r in rows if tag in r.get("tags", [])]
+    if as_json:
+        console.print_json(json.dumps([{k: r.get(k) for k in ("name", "backbone", "loss", "head", "tags",
+                                                             "description")} for r in rows]))
+        return
+    t = Table(title=f"{len(rows)} baselines (run one: lteval baseline run NAME [--preset smoke|cpu|paper])",
+              title_justify="left")
+    for c in ("name", "backbone", "loss", "head", "description"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["name"], r["backbone"], r["loss"], r.get("head", "linear"), r.get("description", ""))
+    console.print(t)
+    console.print("Post-training stages (cRT, TTA, calibration, ensembles) run on a finished run; "
+                  "see docs/baselines.md.")
+
+
+@app.command("show")
+@guarded
+def show_command(
+    name: str = typer.Argument(..., help="Baseline name (see `lteval baseline list`)."),
+    preset: str = typer.Option("smoke", "--preset", "-p", help=PRESET_HELP),
+    data: str = typer.Option("synth", "--data", "-d", help=DATA_HELP),
+    sets: List[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Print the fully resolved config (JSON) of a baseline under a preset, with its config hash."""
+    from lteval.train.config import parse_set
+    from lteval.train.registry import resolve
+
+    cfg = resolve(name, preset, parse_set(sets), data=data)
+    console.print_json(json.dumps(cfg.to_dict()))
+    err_console.print(f"run directory name: {cfg.run_name()}")
+
+
+@app.command("run")
+@guarded
+def run_command(
+    name: str = typer.Argument(..., help="Baseline name (see `lteval baseline list`)."),
+    data: str = typer.Option("synth", "--data", "-d", help=DATA_HELP),
+    preset: str = typer.Option("smoke", "--preset", "-p", help=PRESET_HELP),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder holding run directories (<name>-<hash>/)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Train again even if this config already finished (its run "
+                                                       "directory is replaced)."),
+    sets: List[str] = typer.Option([], "--set", help=SET_HELP),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Processes (GPUs) to train on, through torchrun."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or epoch lines."),
+) -> None:
+    """Train a named baseline (or reuse its finished run) and score val, calib, dev and test.
+
+    Writes runs/NAME-HASH/: config.json, splits/, checkpoints/, metrics.jsonl, predictions/, logits/,
+    labels/, scores/ and DONE. Official dev/test are never used for training or model selection.
+    """
+    from lteval.train.config import parse_set
+
+    overrides = parse_set(sets)
+    if nproc > 1:
+        from lteval.train.distributed import launch
+        from lteval.train.registry import resolve
+        resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
+        if data == "synth":  # generate the data once, before the processes start
+            from lteval.train.engine import open_data
+            open_data(resolve(name, preset, overrides, data=data), progress=not no_progress)
+        rc = launch(nproc, name, data=data, preset=preset, out=str(out), sets=sets, resume=resume, force=force,
+                    progress=not no_progress)
+        raise typer.Exit(rc)
+    from lteval.train.registry import run_baseline
+    run_dir = run_baseline(name, data=data, preset=preset, out=out, overrides=overrides, resume=resume, force=force,
+                           progress=not no_progress)
+    _print_summary(run_dir)
+
+
+def _print_summary(run_dir: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{run_dir}", title_justify="left")
+    for c in ("split", "n", "mAP", "mAUROC", "mF1", "ECE", "head mAP", "medium mAP", "tail mAP"):
+        t.add_column(c)
+
+    def f(x):
+        return "—" if x is None else f"{x:.4f}"
+    for split in ("val", "calib", "dev", "test"):
+        p = Path(run_dir) / "scores" / f"{split}.json"
+        if not p.is_file():
+            continue
+        d = json.loads(p.read_text())
+        o, g = d["overall"], d.get("groups", {})
+        t.add_row(split, str(d["n_samples"]), f(o["mAP"]), f(o["mAUROC"]), f(o["mF1"]), f(o["ece"]),
+                  *(f(g.get(k, {}).get("mAP")) for k in ("head", "medium", "tail")))
+    console.print(t)
+
+
+@app.command("grid")
+@guarded
+def grid_command(
+    backbones: Optional[str] = typer.Option(None, "--backbones", help="Comma-separated backbones (default: all)."),
+    losses: Optional[str] = typer.Option(None, "--losses", help="Comma-separated losses (default: all)."),
+    preset: str = typer.Option("smoke", "--preset", "-p", help=PRESET_HELP),
+    data: str = typer.Option("synth", "--data", "-d", help=DATA_HELP),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder holding run directories."),
+    sets: List[str] = typer.Option([], "--set", help=SET_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list the runs and whether they already finished."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or epoch lines."),
+) -> None:
+    """Run every named baseline of the chosen backbones x losses; finished runs are reused, a failed
+    member does not stop the others (failures are listed at the end, exit code 1)."""
+    from rich.table import Table
+
+    from lteval.errors import UsageError
+    from lteval.train.config import parse_set
+    from lteval.train.registry import grid_members, resolve, run_grid
+    from lteval.train.rundir import is_done
+
+    bb = [s.strip() for s in backbones.split(",")] if backbones else None
+    ll = [s.strip() for s in losses.split(",")] if losses else None
+    names = grid_members(bb, ll)
+    if not names:
+        raise UsageError("no baseline matches these --backbones/--losses (see `lteval baseline list`)")
+    overrides = parse_set(sets)
+    if dry_run:
+        t = Table(title=f"{len(names)} runs ({preset} preset)", title_justify="left")
+        for c in ("name", "backbone trained", "loss", "run directory", "status"):
+            t.add_column(c)
+        for n in names:
+            cfg = resolve(n, preset, overrides, data=data)
+            d = out / cfg.run_name()
+            t.add_row(n, cfg.backbone, cfg.loss, str(d), "done" if is_done(d) else ("partial" if d.exists() else "todo"))
+        console.print(t)
+        return
+    res = run_grid(names, data=data, preset=preset, out=out, overrides=overrides, resume=True,
+                   progress=not no_progress)
+    t = Table(title="grid", title_justify="left")
+    for c in ("name", "status", "run directory / error"):
+        t.add_column(c)
+    for r in res:
+        t.add_row(*r)
+    console.print(t)
+    if any(s != "ok" for _, s, _ in res):
+        raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="baseline")

@@ -1,0 +1,115 @@
+"""Inference and the run directory's outputs.
+
+``predict_raw(model, dataset, ...)`` → raw model outputs (n, C) float32 in dataset order (sharded
+over DDP ranks and gathered). ``outputs(loss, raw)`` → ``(logits, probs)`` float64 with
+``logits = loss.to_logits(raw)`` and ``probs = sigmoid(logits)`` — the evaluation logits use the
+scale the loss trained with (LDAM: ``s·z``), so probabilities, F1 and calibration are not distorted.
+``write_split(run_dir, split, ids, logits, task, labels)`` writes ``predictions/<split>.csv``
+(probabilities), ``logits/<split>.csv``, ``labels/<split>.csv`` (when labels are known) and
+``scores/<split>.json`` (``lteval score --json`` schema, by the metrics core).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from lteval.io.atomic import write_json_atomic
+
+__all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "autocast_context"]
+
+
+def autocast_context(device: torch.device, amp_dtype):
+    """bf16/fp16 autocast on ``device`` when ``amp_dtype`` is set, else a no-op context."""
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
+
+@torch.no_grad()
+def predict_raw(model, dataset, *, batch_size: int = 256, device: torch.device | str = "cpu", amp_dtype=None,
+                channels_last: bool = False, num_workers: int = 0, rank: int = 0, world_size: int = 1,
+                progress=None) -> np.ndarray:
+    """Raw outputs (n, C) float32 of ``model`` on every item of ``dataset``, in dataset order.
+
+    With ``world_size > 1`` each rank runs positions ``rank::world_size`` and the shards are
+    gathered (every rank gets the full array). ``progress(k)`` is called with each batch size.
+    """
+    from lteval.train.distributed import all_gather_object
+
+    device = torch.device(device)
+    n = len(dataset)
+    mine = np.arange(rank, n, world_size)
+    loader = DataLoader(Subset(dataset, mine.tolist()), batch_size=int(batch_size), shuffle=False,
+                        num_workers=int(num_workers))
+    was_training = model.training
+    model.eval()
+    parts = []
+    for x, _, _ in loader:
+        x = x.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast_context(device, amp_dtype):
+            out = model(x)
+        parts.append(out.float().cpu().numpy())
+        if progress is not None:
+            progress(len(x))
+    model.train(was_training)
+    raw = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+    if world_size > 1:
+        shards = all_gather_object((mine, raw))
+        C = next(r.shape[1] for _, r in shards if r.size)
+        full = np.empty((n, C), np.float32)
+        for idx, r in shards:
+            if len(idx):
+                full[idx] = r
+        return full
+    return raw
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, float64."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def outputs(loss, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(logits, probs)`` float64 (n, C): ``logits = loss.to_logits(raw)``, ``probs = sigmoid(logits)``."""
+    ref = next(iter(loss.buffers()), None)
+    device = ref.device if ref is not None else torch.device("cpu")
+    with torch.no_grad():
+        t = torch.as_tensor(np.asarray(raw, np.float32)).to(device)
+        logits = loss.to_logits(t).double().cpu().numpy()
+    return logits, sigmoid(logits)
+
+
+def write_split(run_dir: str | Path, split: str, ids, logits: np.ndarray, task, labels: np.ndarray | None = None,
+                *, n_boot: int = 0) -> dict | None:
+    """Write one split's predictions, logits, labels and scores; return the score dict (or None)."""
+    import warnings
+
+    from lteval.io.tables import write_labels, write_predictions
+    from lteval.scoring import score
+
+    run_dir = Path(run_dir)
+    probs = sigmoid(logits)
+    pred_p = write_predictions(run_dir / "predictions" / f"{split}.csv", ids, probs, task, force=True)
+    write_predictions(run_dir / "logits" / f"{split}.csv", ids, logits, task, force=True)
+    if labels is None:
+        return None
+    lab_p = write_labels(run_dir / "labels" / f"{split}.csv", ids, labels, task, force=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # classes without positives are reported in the JSON itself
+        rep = score(pred_p, lab_p, task=task, n_boot=n_boot)
+    d = rep.to_dict()
+    write_json_atomic(run_dir / "scores" / f"{split}.json", d)
+    return d
