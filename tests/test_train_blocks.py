@@ -178,3 +178,53 @@ def test_blocks_train_together():
             ema.update(model)
     assert loss_fn.reweighting
     assert full_loss() < before
+
+
+def test_all_states_fit_a_weights_only_checkpoint(tmp_path):
+    """Everything the engine checkpoints loads back with torch.load(weights_only=True)."""
+    from lteval.train.losses import create_loss
+    from lteval.train.samplers import create_sampler
+
+    model = Tiny()
+    opt = build_optimizer(model, lr=1e-3)
+    sched = build_scheduler(opt, total_steps=20, warmup_steps=2)
+    ema = ModelEma(model)
+    loss = create_loss("ldam_drw", [5, 3, 1], drw_epoch=1)
+    sampler = create_sampler("progressive", np.eye(3, dtype=np.int8).repeat(4, axis=0), epochs=3)
+    x, y = torch.randn(4, 1, 8, 8), torch.eye(3)[[0, 1, 2, 0]]
+    for step in range(3):
+        loss.set_epoch(step)
+        opt.zero_grad()
+        loss(model(x), y).backward()
+        opt.step()
+        sched.step()
+        ema.update(model)
+    sampler.set_epoch(2)
+    sampler.set_start_index(5)
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "ema": ema.state_dict(), "loss": loss.state_dict(), "sampler": sampler.state_dict()}
+    torch.save(ckpt, tmp_path / "last.pt")
+    back = torch.load(tmp_path / "last.pt", weights_only=True)
+    model2 = Tiny()
+    model2.load_state_dict(back["model"])
+    opt2 = build_optimizer(model2, lr=1e-3)
+    opt2.load_state_dict(back["optimizer"])
+    sched2 = build_scheduler(opt2, total_steps=20, warmup_steps=2)
+    sched2.load_state_dict(back["scheduler"])
+    ema2 = ModelEma(model2)
+    ema2.load_state_dict(back["ema"])
+    loss2 = create_loss("ldam_drw", [5, 3, 1], drw_epoch=1)
+    loss2.load_state_dict(back["loss"])
+    sampler2 = create_sampler("progressive", np.eye(3, dtype=np.int8).repeat(4, axis=0), epochs=3)
+    sampler2.load_state_dict(back["sampler"])
+    assert loss2.epoch == 2 and loss2.reweighting and ema2.num_updates == 3
+    assert sched2.last_epoch == 3 and opt2.param_groups[0]["lr"] == pytest.approx(opt.param_groups[0]["lr"])
+    assert list(sampler2) == list(sampler)
+    # one more identical step on both sides gives identical weights
+    for m, o, s in ((model, opt, sched), (model2, opt2, sched2)):
+        o.zero_grad()
+        loss(m(x), y).backward()
+        o.step()
+        s.step()
+    for a, b in zip(model.parameters(), model2.parameters()):
+        torch.testing.assert_close(a, b)

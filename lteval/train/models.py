@@ -258,7 +258,9 @@ def imagenet_weights_path(name: str) -> Path:
     from huggingface_hub import constants
 
     endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
-    if not _hub_reachable(endpoint):
+    proxy = next((os.environ[v] for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+                  if os.environ.get(v)), None)
+    if not _hub_reachable(proxy or endpoint):  # behind a proxy, the proxy is what must answer
         raise LtevalError(f"cannot reach the Hugging Face hub ({endpoint}) to download ImageNet weights "
                           f"for {name!r} (offline?): {hint}")
     from huggingface_hub import hf_hub_download

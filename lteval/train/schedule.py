@@ -18,7 +18,7 @@ from torch import nn
 
 from lteval.errors import ConfigError
 
-__all__ = ["build_optimizer", "build_scheduler", "WarmupCosine", "param_groups"]
+__all__ = ["build_optimizer", "build_scheduler", "WarmupCosine", "WarmupCosineLR", "param_groups"]
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -73,8 +73,19 @@ class WarmupCosine:
         return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class WarmupCosineLR(torch.optim.lr_scheduler.LambdaLR):
+    """``LambdaLR`` whose ``load_state_dict`` also sets the optimiser's current learning rates, so a
+    resumed run continues at the right rate whatever order optimiser and scheduler were restored in."""
+
+    def load_state_dict(self, state_dict) -> None:
+        super().load_state_dict(state_dict)
+        for group, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            group["lr"] = base * fn(self.last_epoch)
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0, *,
-                    min_lr_ratio: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
+                    min_lr_ratio: float = 0.0) -> WarmupCosineLR:
     """Per-step cosine schedule with linear warmup (a ``LambdaLR``; its state_dict resumes it)."""
     if int(total_steps) < 1:
         raise ConfigError(f"total_steps must be >= 1, got {total_steps}")
@@ -82,4 +93,4 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_s
         raise ConfigError(f"warmup_steps must be in [0, total_steps={total_steps}], got {warmup_steps}")
     if not 0.0 <= min_lr_ratio <= 1.0:
         raise ConfigError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(total_steps, warmup_steps, min_lr_ratio))
+    return WarmupCosineLR(optimizer, WarmupCosine(total_steps, warmup_steps, min_lr_ratio))
