@@ -384,3 +384,23 @@ def test_twenty_run_report_within_time_and_size_budget(tmp_path):
     assert elapsed < 30, elapsed
     assert out.stat().st_size < 5_000_000
     assert len(parse(out.read_text()).row_names) == 20
+
+
+def test_threshold_files_in_the_calibration_module_format(tmp_path):
+    from lteval.report.sources import parse_thresholds
+    from lteval.tasks import get_task
+    from lteval.thresholds import fit_thresholds, parse_strategy
+
+    task = get_task("cxrlt2026-task1")
+    ids, y = make_labels(task, 300, 3)
+    p = make_predictions(y, 4, 2.0)
+    th = fit_thresholds(y, p, parse_strategy("f1"))
+    d = th.to_dict()
+    got = parse_thresholds(d, task, tmp_path / "thresholds.json")
+    assert np.array_equal(got, np.asarray(th.values, float))
+    got = parse_thresholds({"method": "temperature", "thresholds": d}, task, tmp_path / "c.json")
+    assert np.array_equal(got, np.asarray(th.values, float))
+    named = {c: float(v) for c, v in zip(task.classes, th.values)}
+    assert np.array_equal(parse_thresholds({"thresholds": named}, task, tmp_path / "t.json"), got)
+    with pytest.raises(lteval.errors.InputError, match="Normal"):
+        parse_thresholds({"thresholds": {c: 0.5 for c in task.classes[1:]}}, task, tmp_path / "t.json")

@@ -73,7 +73,13 @@ def _get(score: dict | None, key: str) -> float | None:
         v = (score.get("groups") or {}).get(g, {}).get(m)
     else:
         v = (score.get("overall") or {}).get(key)
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+    return _finite(v)
+
+
+def _finite(v) -> float | None:
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if math.isfinite(v) else None
 
 
 def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
@@ -96,7 +102,7 @@ def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
                 setattr(rr, s, res)
                 rr.notes.append(f"{s}: no labels here, figures copied from "
                                 f"scores/{sd.source_split}.json (no curves, no intervals)")
-            else:
+            elif rr.run.kind != "pred":  # (prediction files already carry their own note)
                 rr.notes.append(f"{s}: predictions without labels, not scored")
     outs = evaluate_all(jobs, workers=opts.workers, progress=progress)
     for (rr, s), (score, dist) in zip(where, outs):
@@ -244,7 +250,7 @@ def _pc(res: SplitResult | None, c: str, key: str) -> float | None:
     if res is None or res.score is None:
         return None
     v = (res.score.get("per_class") or {}).get(c, {}).get(key)
-    return None if v is None else float(v)
+    return _finite(v)
 
 
 def _eval_split(results: list[RunResult], has_test: bool) -> str:

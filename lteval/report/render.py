@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -40,9 +41,21 @@ def csp_for(script: str) -> str:
             "base-uri 'none'; form-action 'none'")
 
 
+def _strict(obj: Any) -> Any:
+    """NaN / inf (which a hand-written score file may hold) → None, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
 def json_for_html(obj: Any) -> str:
-    """JSON safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Strict JSON safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(_strict(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                      default=str)
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 

@@ -124,11 +124,15 @@ def _stage_dirs(run_dir: Path) -> list[Path]:
 def parse_thresholds(obj: Any, task: Task, path: Path) -> np.ndarray:
     """Per-class thresholds (C,) from a thresholds JSON.
 
-    Accepted shapes: ``{"thresholds": {class: t}}``, ``{"thresholds": [t, ...]}`` (task
-    order), or a bare ``{class: t}`` mapping; optional ``"classes"`` gives the list order.
+    Accepted shapes: ``lteval.thresholds.Thresholds.to_dict()`` (``{"values": [...]}``, task
+    order), a CALIB.json holding one under ``"thresholds"``, ``{"thresholds": {class: t}}``,
+    ``{"thresholds": [t, ...]}`` (task order), or a bare ``{class: t}`` mapping; an optional
+    ``"classes"`` list gives the order of a list.
     """
     t = obj.get("thresholds", obj) if isinstance(obj, dict) else obj
     classes = obj.get("classes") if isinstance(obj, dict) else None
+    if isinstance(t, dict) and isinstance(t.get("values"), list):  # lteval.thresholds.Thresholds.to_dict()
+        t = t["values"]
     out = np.full(task.n_classes, np.nan)
     if isinstance(t, dict):
         for c, v in t.items():
@@ -266,9 +270,16 @@ class Loader:
             run.splits[split] = self._split(split, pred if pred.is_file() else None, labels, stored,
                                             chosen)
         th = d / "thresholds.json"
+        calib = d / "calibration.json"
         if th.is_file():
-            run.thresholds = parse_thresholds(_read_json(th, "thresholds file"), self.task, th)
-            run.thresholds_source = str(th)
+            obj = _read_json(th, "thresholds file")
+            run.thresholds = parse_thresholds(obj, self.task, th)
+            run.thresholds_source = _describe_thresholds(th, obj)
+        elif calib.is_file():
+            obj = _read_json(calib, "calibration file")
+            if isinstance(obj, dict) and obj.get("thresholds") is not None:
+                run.thresholds = parse_thresholds(obj, self.task, calib)
+                run.thresholds_source = _describe_thresholds(calib, obj)
         if not run.splits:
             raise InputError("run directory has neither predictions/dev.csv nor predictions/test.csv "
                              "(nor val / scores)", file=str(d))
@@ -304,6 +315,12 @@ class Loader:
             else:
                 seen[r.name] = 1
         return runs
+
+
+def _describe_thresholds(path: Path, obj: Any) -> str:
+    t = obj.get("thresholds", obj) if isinstance(obj, dict) else None
+    strategy = t.get("strategy") if isinstance(t, dict) else None
+    return f"{path}" + (f" (strategy {strategy})" if isinstance(strategy, str) else "")
 
 
 def _run_name(d: Path) -> str:
