@@ -321,3 +321,13 @@ def test_real_score_files_from_the_metrics_core(tmp_path):
     md = render_markdown(all_entries(db))
     lo, hi = rep["ci"]["mAP"]
     assert f"{rep['overall']['mAP']:.4f} [{lo:.3f}, {hi:.3f}]" in md
+
+
+def test_run_dir_adds_dev_and_test_only_unless_split_given(tmp_path):
+    run, scores = _run_dir(tmp_path, "four", 9, splits=("dev", "test", "val", "calib"))
+    e = entry_from_path(run)
+    assert [r.split for r in e.results] == ["dev", "test"]
+    e = entry_from_path(run, split="val")
+    assert [r.split for r in e.results] == ["val"] and e.results[0].metrics["mAP"] == scores["val"]["overall"]["mAP"]
+    only_val, _ = _run_dir(tmp_path, "valonly", 10, splits=("val",))
+    assert [r.split for r in entry_from_path(only_val).results] == ["val"]

@@ -24,7 +24,7 @@ leaderboard_app = typer.Typer(
 @leaderboard_app.command("add")
 @guarded
 def add(
-    path: Path = typer.Argument(..., help="A run directory (all its scores/<split>.json are added) "
+    path: Path = typer.Argument(..., help="A run directory (its scores/dev.json and scores/test.json are added) "
                                 "or one score JSON file written by 'lteval score --json'."),
     name: Optional[str] = typer.Option(None, "--name", help="Row name (default: the run "
                                        "directory's name, '<run>+<stage>' for a post-training stage)."),

@@ -15,6 +15,8 @@ from lteval.leaderboard.entry import Entry, result_from_score
 
 #: Splits in the order a run directory's scores are listed.
 SPLIT_ORDER = ("dev", "test", "val", "calib")
+#: Splits a run directory contributes by default (others only with ``--split``).
+REPORTED_SPLITS = ("dev", "test")
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -48,7 +50,8 @@ def run_name(run_dir: Path) -> str:
 
 def entry_from_path(path: str | Path, *, name: str | None = None, split: str | None = None
                     ) -> Entry:
-    """An entry from a run directory (every ``scores/<split>.json``) or one score JSON file.
+    """An entry from a run directory (its dev and test scores — or every ``scores/<split>.json``
+    when it has neither) or one score JSON file.
 
     For a single file the split is ``split`` or the file's stem when that is a split name
     (``scores/test.json``); the name defaults to the run directory holding it, else the stem.
@@ -71,6 +74,9 @@ def entry_from_path(path: str | Path, *, name: str | None = None, split: str | N
             files = [f for f in files if f.stem == split]
             if not files:
                 raise UsageError(f"run directory has no scores/{split}.json", file=str(p))
+        elif any(f.stem in REPORTED_SPLITS for f in files):
+            # val / calib are for model selection and fitting, not for a leaderboard
+            files = [f for f in files if f.stem in REPORTED_SPLITS]
         pairs = [(f, f.stem) for f in files]
         if (p / "config.json").is_file():
             config = read_json(p / "config.json", "run config")
