@@ -67,6 +67,30 @@ def test_round_trip_of_the_synthetic_layout(tiny):
         src.eval_ids("tset")
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_fast_and_careful_paths_agree(tiny, copy, monkeypatch, fast):
+    import lteval.data.source as S
+
+    monkeypatch.setattr(S, "FAST_PATH_BYTES", 0 if fast else 10**12)
+    ref = read_label_csv(tiny / "CXRLT_2026_training.csv", TASK)
+    assert (S._fast_label_csv(tiny / "CXRLT_2026_training.csv", TASK) is not None)
+    rows = _rows(copy / "CXRLT_2026_training.csv")
+    assert ref.ids.tolist() == [r[0] for r in rows[1:]] and ref.meta["PatientID"].tolist() == [r[2] for r in rows[1:]]
+    np.testing.assert_array_equal(ref.y, np.array([[int(v) for v in r[3:]] for r in rows[1:]]))
+    # errors stay precise when the fast path is tried first
+    rows[9][3 + CLASSES.index("Hernia")] = "2"
+    _write(copy / "CXRLT_2026_training.csv", rows)
+    with pytest.raises(InputError) as e:
+        read_label_csv(copy / "CXRLT_2026_training.csv", TASK)
+    assert e.value.line == 10 and e.value.column == "Hernia"
+    rows[9][3 + CLASSES.index("Hernia")] = "0"
+    rows[12] = rows[12] + ["1"]
+    _write(copy / "CXRLT_2026_training.csv", rows)
+    with pytest.raises(InputError) as e:
+        read_label_csv(copy / "CXRLT_2026_training.csv", TASK)
+    assert e.value.line == 13 and "expected 33 fields" in str(e.value)
+
+
 def test_organisers_eval_list_shape(tmp_path):
     # the official Task 1 list: 3 named columns + 30 empty ones, 33 fields a line, no final newline
     lines = ["ImageID,StudyDate_DICOM,PatientID" + "," * 30]

@@ -34,6 +34,9 @@ REMOVAL_NAMES = ("Removal.csv", "removal.csv")
 CLASS_FILE = "Train_CLASS.txt"
 META_COLUMNS = ("StudyDate_DICOM", "PatientID")
 EVAL_SPLITS = ("dev", "test")
+#: Label files larger than this are parsed with pandas first; any irregularity falls back to the
+#: careful reader, which produces the precise error (file, line, column).
+FAST_PATH_BYTES = 1_000_000
 _SPLIT_KEYS = {"dev": ("DEV", "VAL"), "test": ("TEST",)}
 
 
@@ -97,9 +100,6 @@ def _class_columns(header: list[str], task: Task, path: Path, skip: set[int]) ->
     return [present[c] for c in task.classes]
 
 
-_BIN = {"0": 0, "1": 1, "0.0": 0, "1.0": 1}
-
-
 @dataclass
 class LabelFile:
     ids: np.ndarray          # (n,) str
@@ -107,9 +107,39 @@ class LabelFile:
     meta: dict[str, np.ndarray] = field(default_factory=dict)   # StudyDate_DICOM / PatientID when present
 
 
+def _fast_label_csv(path: Path, task: Task) -> LabelFile | None:
+    """pandas fast path for a well-formed file; None whenever anything looks off (the careful path decides)."""
+    try:
+        import pandas as pd
+
+        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        header = [str(h).strip() for h in head]
+        id_col = next((h for h in (ID_COLUMN, *ID_ALIASES) if h in header), None)
+        if (id_col is None or header != list(head) or len(set(header)) != len(header)
+                or set(task.classes) - set(header) or set(header) - set(task.classes) - {id_col, *META_COLUMNS}):
+            return None
+        dtypes = {c: "int8" for c in task.classes} | {h: str for h in header if h not in task.classes}
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                         engine="c")
+    except Exception:
+        return None
+    ids = df[id_col].str.strip()
+    if len(df) == 0 or (ids == "").any() or ids.duplicated().any():
+        return None
+    y = df[list(task.classes)].to_numpy(dtype=np.int8)
+    if ((y != 0) & (y != 1)).any():
+        return None
+    meta = {m: df[m].str.strip().to_numpy(dtype=str) for m in META_COLUMNS if m in header}
+    return LabelFile(ids.to_numpy(dtype=str), y, meta)
+
+
 def read_label_csv(path: str | Path, task: Task, what: str = "label file") -> LabelFile:
     """ImageID + 0/1 class columns (+ optional StudyDate_DICOM, PatientID); every cell validated."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size > FAST_PATH_BYTES:   # big files: try the fast path first
+        fast = _fast_label_csv(path, task)
+        if fast is not None:
+            return fast
     header, rows = _read_rows(path, what)
     id_i = _id_index(header, path, what)
     cols = _class_columns(header, task, path, {id_i})
@@ -120,6 +150,7 @@ def read_label_csv(path: str | Path, task: Task, what: str = "label file") -> La
     meta = {m: np.empty(n, dtype=object) for m in meta_idx}
     seen: dict[str, int] = {}
     width = len(header)
+    cells = []
     for r, (line, f) in enumerate(rows):
         if len(f) != width:
             raise InputError(f"expected {width} fields (as in the header), found {len(f)}", file=str(path), line=line)
@@ -131,14 +162,18 @@ def read_label_csv(path: str | Path, task: Task, what: str = "label file") -> La
                              file=str(path), line=line, column=header[id_i])
         seen[image_id] = line
         ids[r] = image_id
-        for k, ci in enumerate(cols):
-            v = _BIN.get(f[ci].strip())
-            if v is None:
-                raise InputError(f"expected 0 or 1, found {f[ci]!r}", file=str(path), line=line,
-                                 column=header[ci])
-            y[r, k] = v
+        cells.append([f[ci] for ci in cols])
         for m, mi in meta_idx.items():
             meta[m][r] = f[mi].strip()
+    if n:
+        vals = np.char.strip(np.array(cells, dtype=str))
+        one = (vals == "1") | (vals == "1.0")
+        bad = ~(one | (vals == "0") | (vals == "0.0"))
+        if bad.any():
+            r, k = (int(v[0]) for v in np.nonzero(bad))
+            raise InputError(f"expected 0 or 1, found {rows[r][1][cols[k]]!r}", file=str(path), line=rows[r][0],
+                             column=header[cols[k]])
+        y[:] = one
     return LabelFile(ids.astype(str) if n else np.array([], dtype=str), y, {m: v.astype(str) for m, v in meta.items()})
 
 
@@ -194,7 +229,7 @@ def groups_usable(groups, n_images: int | None = None) -> tuple[bool, str]:
     sample = g if len(g) <= 5000 else g[np.linspace(0, len(g) - 1, 5000).astype(int)]
     rounded = np.mean([bool(_ROUNDED.match(s.strip())) for s in sample])
     if rounded >= 0.5:
-        ex = next(s for s in sample if _ROUNDED.match(s.strip()))
+        ex = str(next(s for s in sample if _ROUNDED.match(s.strip())))
         return False, (f"PatientID values are rounded scientific notation (e.g. {ex!r}): distinct patients "
                        "share a value, so grouping by them would merge unrelated patients")
     n_unique = len(np.unique(g))

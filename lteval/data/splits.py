@@ -33,45 +33,56 @@ def iterative_stratification(y: np.ndarray, fractions, *, sizes: np.ndarray | No
     """Fold index (0..k-1) of each unit. ``y``: (n, C) label counts per unit; ``sizes``: images per unit."""
     y = np.asarray(y)
     n, C = y.shape
-    r = np.asarray(fractions, float)
+    r = [float(v) for v in fractions]
     k = len(r)
     sizes = np.ones(n) if sizes is None else np.asarray(sizes, float)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
-    y, sizes = y[perm], sizes[perm]
-    pos = y > 0
-    want_total = r * sizes.sum()
-    want_label = np.outer(r, y.sum(0)).astype(float)          # (k, C)
-    have_label = np.zeros((k, C))
-    fold = np.full(n, -1)
-    remaining = pos.sum(0).astype(float)                      # units per label not yet assigned
-    unassigned = np.ones(n, bool)
-    tie = rng.random(k) * 1e-9                                 # deterministic tie-break
+    y, sizes = y[perm], sizes[perm].tolist()
+    # sparse rows: (label, count) pairs of each unit
+    rows, cols = np.nonzero(y > 0)
+    vals = y[rows, cols].astype(float).tolist()
+    labels_of: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    for u, c, v in zip(rows.tolist(), cols.tolist(), vals):
+        labels_of[u].append((c, v))
+    units_of: list[list[int]] = [[] for _ in range(C)]
+    for u, c in zip(rows.tolist(), cols.tolist()):
+        units_of[c].append(u)
+    tot = y.sum(0).astype(float).tolist()
+    want_total = [rj * sum(sizes) for rj in r]
+    want = [[rj * tot[c] for c in range(C)] for rj in r]        # (k, C) still wanted
+    have = [[0.0] * C for _ in range(k)]
+    remaining = [len(units_of[c]) for c in range(C)]            # units of each label not yet assigned
+    fold = [-1] * n
+    tie = (rng.random(k) * 1e-9).tolist()
+    folds = range(k)
     while True:
-        live = remaining > 0
-        if not live.any():
+        live = [c for c in range(C) if remaining[c] > 0]
+        if not live:
             break
-        lab = int(np.flatnonzero(live)[np.argmin(remaining[live])])
-        units = np.flatnonzero(unassigned & pos[:, lab])
-        for u in units:
-            absent = (have_label[:, lab] == 0) & (r > 0)
-            key = want_label[:, lab] + tie
-            if absent.any() and remaining[lab] >= absent.sum():
-                key = np.where(absent, key + 1e6, key)
-            # among equals prefer the split that most lacks images overall
-            best = np.flatnonzero(np.isclose(key, key.max(), atol=1e-6))
-            j = int(best[np.argmax(want_total[best])]) if len(best) > 1 else int(np.argmax(key))
-            fold[u] = j
-            unassigned[u] = False
-            want_total[j] -= sizes[u]
-            want_label[j] -= y[u]
-            have_label[j] += y[u]
-            remaining -= pos[u]
+        lab = min(live, key=lambda c: (remaining[c], c))
+        for u in units_of[lab]:
+            if fold[u] >= 0:
+                continue
+            absent = [j for j in folds if have[j][lab] == 0 and r[j] > 0]
+            boost = bool(absent) and remaining[lab] >= len(absent)
+            best_key, j_best = None, 0
+            for j in folds:
+                key = (1 if (boost and j in absent) else 0, round(want[j][lab], 9), want_total[j], tie[j])
+                if best_key is None or key > best_key:
+                    best_key, j_best = key, j
+            fold[u] = j_best
+            want_total[j_best] -= sizes[u]
+            for c, v in labels_of[u]:
+                want[j_best][c] -= v
+                have[j_best][c] += v
+                remaining[c] -= 1
     # units without any label: fill the splits that lack the most images
-    for u in np.flatnonzero(unassigned):
-        j = int(np.argmax(want_total + tie))
-        fold[u] = j
-        want_total[j] -= sizes[u]
+    for u in range(n):
+        if fold[u] < 0:
+            j = max(folds, key=lambda j: (want_total[j], tie[j]))
+            fold[u] = j
+            want_total[j] -= sizes[u]
     out = np.empty(n, int)
     out[perm] = fold
     return out
