@@ -185,3 +185,27 @@ def test_random_bytes_never_crash(tmp_path_factory, blob):
     tmp_path = tmp_path_factory.mktemp("blob")
     r, d = run(tmp_path, blob, ["a.png"])
     assert r.exit_code == 1 and d["errors"]
+
+
+@SETTINGS
+@given(value=st.text(alphabet="0123456789.eE+- 1", max_size=14),
+       quoted=st.booleans(), position=st.integers(0, len(C) - 1))
+def test_fast_path_agrees_with_the_field_check(tmp_path_factory, value, quoted, position):
+    """The row regex (fast path) and ``check_value`` (slow path) must agree on every value."""
+    from lteval.submission import validate_submission
+    from lteval.submission.values import check_value
+
+    tmp_path = tmp_path_factory.mktemp("agree")
+    ids, table = base(0)
+    shown = f'"{value}"' if quoted else value
+    table[3][1 + position] = shown
+    p = tmp_path / "s.csv"
+    p.write_text(render(table))
+    r = validate_submission(p, task="cxrlt2026-task2")
+    expected = check_value(value)
+    exp_errors = sorted({c for s, c, _ in expected if s == "error"})
+    exp_warnings = sorted({c for s, c, _ in expected if s == "warning"})
+    assert sorted({e.code for e in r.errors}) == exp_errors, (value, r.errors)
+    assert sorted({w.code for w in r.warnings}) == exp_warnings, (value, r.warnings)
+    for prob in r.errors + r.warnings:
+        assert prob.line == 4 and prob.column == C[position]

@@ -102,14 +102,18 @@ class Collector:
         g = self._groups.get((severity, code))
         return g is None or len(g[0]) < self.max_examples
 
-    def count(self, severity: str, code: str, line: int | None, unit: str = "rows") -> None:
-        """Count one more problem of a code whose examples are already full."""
+    def count(self, severity: str, code: str, line: int | None, unit: str = "rows",
+              n: int = 1, last: int | None = None) -> None:
+        """Count ``n`` more problems of a code whose examples are already full.
+
+        ``line`` is the first of them, ``last`` the last (default: ``line``).
+        """
         g = self._groups[(severity, code)]
-        g[1] += 1
+        g[1] += n
         if line is not None:
-            if g[2] is None:
-                g[2] = line
-            g[3] = line
+            last = line if last is None else last
+            g[2] = line if g[2] is None else min(g[2], line)
+            g[3] = last if g[3] is None else max(g[3], last)
         g[4] = unit
 
     def has_errors(self) -> bool:

@@ -9,6 +9,7 @@ so that checking can go on.
 
 from __future__ import annotations
 
+import itertools
 from typing import BinaryIO, Callable, Iterator
 
 BLOCK_BYTES = 1 << 22
@@ -196,5 +197,4 @@ class LineReader:
         return out
 
     def __iter__(self) -> Iterator[str]:
-        for block in self.blocks():
-            yield from block
+        return itertools.chain.from_iterable(self.blocks())

@@ -236,15 +236,19 @@ class _CsvChecker:
 
     # -- rows --------------------------------------------------------------------------------
     def _build_regexes(self, layout: Layout):
+        # Atomic groups (?>...) and possessive *+ stop the engine from backtracking into a
+        # field once it matched: no field can match a shorter prefix and still be followed by
+        # the delimiter, so the language is unchanged and a failing row fails fast. The loose
+        # number is not atomic: its e-notation branch overlaps the plain ones.
         d = re.escape(layout.delimiter)
         if layout.quoted:
-            id_p = f'(?:"([^"\\s](?:[^"]*[^"\\s])?)"|([^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'
-            other = f'(?:"[^"]*"|[^"{d}]*)'
-            strict = f'(?:{STRICT_NUMBER}|"{STRICT_NUMBER}")'
+            id_p = f'(?>"([^"\\s](?:[^"]*[^"\\s])?)"|([^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'
+            other = f'(?>"[^"]*"|[^"{d}]*)'
+            strict = f'(?>{STRICT_NUMBER}|"{STRICT_NUMBER}")'
             loose = f'(?:{LOOSE_NUMBER}|"{LOOSE_NUMBER}")'
         else:
-            id_p = f'([^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?)'  # non-empty, no surrounding space
-            other, strict, loose = f'[^"{d}]*', STRICT_NUMBER, LOOSE_NUMBER
+            id_p = f'((?>[^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'  # non-empty, no surrounding space
+            other, strict, loose = f'[^"{d}]*+', f"(?>{STRICT_NUMBER})", LOOSE_NUMBER
         num_positions = set(layout.value_pos.values())
         parts_s, parts_l = [], []
         for i in range(layout.n_fields):
@@ -415,6 +419,10 @@ class _CsvChecker:
         quoted = layout.quoted
         seen, eval_set = self.seen, self.eval_set
         rows = 0
+        # rows with long decimals once the examples are full: counted here, not per call
+        n_long, first_long, last_long = 0, None, None
+        col = self.col
+        find_from = layout.delimiter if layout.id_pos == 0 else None
         for line in it:
             ln += 1
             m = fs(line)
@@ -437,7 +445,17 @@ class _CsvChecker:
                 if eval_set is not None and rid not in eval_set:
                     self._unexpected(rid, ln)
             if imprecise:
+                if find_from is not None and n_long | (not col.wants_example("warning", "precision")):
+                    start = line.find(find_from)
+                    if line.find("e", start) < 0 and line.find("E", start) < 0:
+                        n_long += 1  # a value with > 8 decimals and no e-notation: surely long
+                        if first_long is None:
+                            first_long = ln
+                        last_long = ln
+                        continue
                 self._precision(line, ln)
+        if n_long:
+            col.count("warning", "precision", first_long, n=n_long, last=last_long)
         self.n_rows += rows
         self.bom = reader.bom
 
@@ -447,7 +465,10 @@ class _CsvChecker:
         if self.n_rows == 0 and not self.col.has_errors():
             self.col.add("error", "no-rows", "the file has a header but no rows", None, None)
         if self.eval_ids is not None and self.layout.id_pos is not None:
-            missing = [i for i in self.eval_ids if i not in self.seen]
+            if len(self.seen) == len(self.eval_set) and self.eval_set.issuperset(self.seen):
+                missing = []  # as many distinct IDs as the list has, all from the list
+            else:
+                missing = [i for i in self.eval_ids if i not in self.seen]
             if missing and len(missing) == len(self.eval_ids) and self.n_rows:
                 self.col.add("error", "wrong-id-set",
                              f"none of the {len(self.eval_ids):,} evaluation IDs appears in the "
