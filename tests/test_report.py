@@ -404,3 +404,13 @@ def test_threshold_files_in_the_calibration_module_format(tmp_path):
     assert np.array_equal(parse_thresholds({"thresholds": named}, task, tmp_path / "t.json"), got)
     with pytest.raises(lteval.errors.InputError, match="Normal"):
         parse_thresholds({"thresholds": {c: 0.5 for c in task.classes[1:]}}, task, tmp_path / "t.json")
+
+
+def test_stage_dirs_alone_or_excluded(two_runs):
+    _, a, _ = two_runs
+    res = runner.invoke(app, ["report", str(a / "post" / "calib"), str(a), "--no-stages",
+                              "--bootstrap", "0", "-o", str(a.parent / "stages.html")])
+    assert res.exit_code == 0, res.output
+    page = parse((a.parent / "stages.html").read_text())
+    assert page.row_names == ["resnet18-bce-0001+calib", "resnet18-bce-0001"]
+    assert "post-training: calib" in (a.parent / "stages.html").read_text()

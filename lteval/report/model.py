@@ -144,6 +144,10 @@ def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
                               "significant": False, "sort": v, "best": False})
         cfg = rr.run.config or {}
         detail = " · ".join(str(cfg[k]) for k in ("backbone", "loss", "preset") if cfg.get(k))
+        if rr.run.stage:
+            detail += f" · post-training: {rr.run.stage}"
+        elif rr.run.kind == "pred":
+            detail = "prediction files"
         rows.append({"name": rr.run.name, "anchor": rr.anchor, "kind": rr.run.kind,
                      "detail": detail, "cells": cells})
     for j, col in enumerate(columns):
