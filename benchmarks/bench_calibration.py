@@ -43,7 +43,10 @@ def timed(fn):
 def ours(method, p, y):
     from lteval.calibration import create_calibrator
 
-    cal = create_calibrator(method, input="probs")
+    # Platt / beta with plain maximum-likelihood targets, the computation netcal does
+    # (lteval's default Platt targets give a slightly different, smoothed fit at the same cost)
+    opts = {"targets": "raw"} if method in ("platt", "beta") else {}
+    cal = create_calibrator(method, input="probs", **opts)
     return cal.fit(p, y).transform(p)
 
 

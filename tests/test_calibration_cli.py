@@ -115,7 +115,7 @@ def test_cv_all_methods_grouped_json(files, tmp_path):
         assert rep["methods"][m]["ece"] < 0.5 * rep["before"]["ece"]
         lo, hi = rep["methods"][m]["ci"]["ece"]
         assert lo <= rep["methods"][m]["ece"] <= hi
-    assert "before" in r.output and "ranked by ece" in r.output
+    assert "before" in r.output and "Ranked by ece" in r.output
 
 
 def test_cv_json_to_stdout_single_method(files):

@@ -237,3 +237,16 @@ def test_isotonic_tie_break_keeps_ranking_and_stays_within_1e6(tmp_path):
     np.testing.assert_array_equal(back.transform(p), q_tb)
     with pytest.raises(UsageError, match="tie_break"):
         create_calibrator("isotonic", tie_break="yes")
+
+
+def test_temperature_on_separable_or_anticorrelated_classes_is_finite_and_reported():
+    z = np.linspace(-3, 3, 200)[:, None].repeat(3, axis=1)
+    y = np.column_stack([(z[:, 0] > 0), (z[:, 1] < 0), np.random.default_rng(0).random(200) < expit(z[:, 2])])
+    cal = create_calibrator("temperature-per-class", input="logits").fit(z, y.astype(int))
+    assert np.isfinite(cal.temperature_).all() and (cal.temperature_ > 0).all()
+    assert cal.temperature_[0] < 0.1  # separated: very sharp
+    assert cal.temperature_[1] == pytest.approx(1e4)  # anti-correlated: flattened to the bound
+    assert 0.5 < cal.temperature_[2] < 2.0
+    assert any("bound" in w for w in cal.fit_info_["warnings"])
+    q = cal.transform(z)
+    assert np.all(np.diff(q[:, 0]) >= 0) and np.isfinite(q).all()

@@ -93,6 +93,7 @@ def cross_fit(scores, y, method: str, *, input: str, folds=5, groups=None, seed:
     dec = np.empty(s.shape, dtype=np.int8) if strategy is not None else None
     warnings: list[str] = []
     fold_params = []
+    passed: dict[int, list[int]] = {}
     for f in np.unique(fold):
         test = fold == f
         train = ~test
@@ -100,13 +101,16 @@ def cross_fit(scores, y, method: str, *, input: str, folds=5, groups=None, seed:
         cal.fit(s[train], yy[train])
         probs[test] = cal.transform(s[test])
         warnings += [f"fold {int(f)}: {w}" for w in cal.fit_info_.get("warnings", [])]
-        if cal.passthrough_ is not None and cal.passthrough_.any():
-            warnings.append(f"fold {int(f)}: {int(cal.passthrough_.sum())} class(es) without "
-                            "positives (or negatives) in the training part passed through")
+        if cal.passthrough_ is not None:
+            for c in np.flatnonzero(cal.passthrough_):
+                passed.setdefault(int(c), []).append(int(f))
         fold_params.append(cal.get_params())
         if strategy is not None:
             th = fit_thresholds(yy[train], cal.transform(s[train]), strategy, prevalence=prevalence)
             dec[test] = th.predict(probs[test])
+    if passed:
+        warnings.insert(0, f"class index(es) {sorted(passed)} lacked positives (or negatives) in the "
+                           f"training part of some folds and passed through uncalibrated there")
     return CrossFitResult(method, probs, dec, fold, warnings, fold_params)
 
 

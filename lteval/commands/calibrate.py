@@ -221,58 +221,63 @@ def cv_command(
 
 
 def print_cv(rep: dict) -> None:
-    """Rich table of a cross-fitting report: methods in ranked order, changes with paired CIs."""
+    """Rich tables of a cross-fitting report: figures in ranked order, then the paired changes."""
     from rich import box
 
     boot = rep["n_boot"] > 0
     grouped = f", grouped by {rep['group_column']} ({rep['n_groups']} groups)" if rep["group_column"] else ""
     thr = f"cross-fitted {rep['thresholds']} thresholds" if rep["thresholds"] else "threshold 0.5"
-    title = (f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
-             f"{rep['folds']} folds{grouped}; mF1 at {thr}")
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    t.add_column("#", justify="right")
-    t.add_column("method", no_wrap=True)
-    for k in ("ECE", "mAP", "mF1"):
-        t.add_column(k, justify="right")
-        t.add_column(f"Δ {k}" + (" (95% CI)" if boot else ""), justify="right")
-
-    def dcell(entry, k):
-        d = entry["delta"][k]
-        if d is None:
-            return "—"
-        s = f"{d:+.4f}"
-        if boot and entry["delta_ci"][k][0] is not None:
-            lo, hi = entry["delta_ci"][k]
-            s = (f"[bold]{s}[/]" if (lo > 0 or hi < 0) else s) + f"\n[dim][{lo:+.3f}, {hi:+.3f}][/]"
-        return s
-
+    t = Table(title=(f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
+                     f"{rep['folds']} folds{grouped}; mF1 at {thr}"),
+              title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("#", "method", "ECE", "mAP", "mF1", "Δ mAP in-fold"):
+        t.add_column(col, justify="left" if col == "method" else "right", no_wrap=col == "method")
     b = rep["before"]
-    t.add_row("", "[italic]before[/]", _f(b["ece"]), "", _f(b["mAP"]), "", _f(b["mF1"]), "")
+    t.add_row("", "[italic]before[/]", _f(b["ece"]), _f(b["mAP"]), _f(b["mF1"]), "")
     for i, m in enumerate(rep["ranking"], 1):
         e = rep["methods"][m]
-        t.add_row(str(i), m, _f(e["ece"]), dcell(e, "ece"), _f(e["mAP"]), dcell(e, "mAP"),
-                  _f(e["mF1"]), dcell(e, "mF1"))
+        wf = e.get("delta_within_fold", {}).get("mAP")
+        t.add_row(str(i), m, _f(e["ece"]), _f(e["mAP"]), _f(e["mF1"]), "—" if wf is None else f"{wf:+.4f}")
     console.print(t)
     if boot:
+        d = Table(title=f"after − before, paired, 95% CI from {rep['n_boot']} resamples (bold: CI excludes 0)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+        d.add_column("method", no_wrap=True)
+        for k in ("ECE", "mAP", "mF1"):
+            d.add_column(f"Δ {k}", justify="right", no_wrap=True, min_width=16)
+        for m in rep["ranking"]:
+            e = rep["methods"][m]
+            cells = []
+            for k in ("ece", "mAP", "mF1"):
+                v = e["delta"][k]
+                lo, hi = e["delta_ci"][k]
+                if v is None or lo is None:
+                    cells.append("—")
+                    continue
+                s = f"{v:+.4f}"
+                cells.append((f"[bold]{s}[/]" if (lo > 0 or hi < 0) else s) + f"\n[dim][{lo:+.3f}, {hi:+.3f}][/]")
+            d.add_row(m, *cells)
+        console.print(d)
         ci = b["ci"]
-        console.print(f"before, 95% CI from {rep['n_boot']} resamples: ECE {_ci(ci, 'ece')}, "
-                      f"mAP {_ci(ci, 'mAP')}, mF1 {_ci(ci, 'mF1')} (CIs of every figure: --json)",
-                      highlight=False)
-    wf = ", ".join(f"{m} {rep['methods'][m]['delta_within_fold']['mAP']:+.4f}" for m in rep["ranking"]
-                   if rep["methods"][m]["delta_within_fold"]["mAP"] is not None)
-    console.print(f"Δ mAP within folds (one map per fold, as on a test set): {wf}", highlight=False)
-    console.print(f"ranked by {rep['rank_by']} ({'lower' if rep['rank_by'] == 'ece' else 'higher'} is "
-                  "better); Δ = after − before on the same rows (paired), bold where its CI excludes 0. "
-                  "'none' = no calibration (with the same thresholds, if any).",
+        console.print(f"before, 95% CI: ECE {_ci(ci, 'ece')}, mAP {_ci(ci, 'mAP')}, mF1 {_ci(ci, 'mF1')} "
+                      "(CIs of the after values: --json)", highlight=False)
+    console.print(f"Ranked by {rep['rank_by']} ({'lower' if rep['rank_by'] == 'ece' else 'higher'} is better). "
+                  "'none' = no calibration (same thresholds, if any). mAP pools the out-of-fold outputs "
+                  "of k different fitted maps, which reorders rare classes even for a monotone map; "
+                  "'Δ mAP in-fold' scores each fold on its own (one map, as on a test set).",
                   highlight=False)
     for n in rep.get("notes", []):
         err_console.print(f"[yellow]note:[/] {n}", highlight=False)
+    seen: dict[str, list[str]] = {}
     for m, e in rep["methods"].items():
-        for w in e.get("warnings", [])[:5]:
-            err_console.print(f"[yellow]warning ({m}):[/] {w}", highlight=False)
-        if len(e.get("warnings", [])) > 5:
-            err_console.print(f"[yellow]warning ({m}):[/] … {len(e['warnings']) - 5} more (see --json)",
-                              highlight=False)
+        for w in e.get("warnings", []):
+            seen.setdefault(w, []).append(m)
+    for i, (w, ms) in enumerate(seen.items()):
+        if i == 8:
+            err_console.print(f"[yellow]warning:[/] … {len(seen) - 8} more (see --json)", highlight=False)
+            break
+        who = "all methods" if len(ms) == len(rep["methods"]) else ", ".join(ms)
+        err_console.print(f"[yellow]warning ({who}):[/] {w}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
