@@ -398,3 +398,15 @@ def test_usage_errors(tmp_path, good):
         validate_submission(good, task="cxrlt2026-task3")
     with pytest.raises(UsageError):
         validate_submission(good, ids=tmp_path / "no-list.csv")
+
+
+def test_absurdly_wide_header_is_handled_quickly(tmp_path, ids):
+    import time
+
+    header = HEADER + "," + ",".join(f"junk{k}" for k in range(20000))
+    rows = [r + "," * 20000 for r in make_rows(ids[:3])]
+    t = time.perf_counter()
+    r = validate_submission(write(tmp_path / "s.csv", [header] + rows))
+    assert time.perf_counter() - t < 10
+    probs = only(r, "unknown-column")
+    assert probs[-1].count == 20000 - 5 and "more columns like this" in probs[-1].message

@@ -141,7 +141,9 @@ def test_action_script(tmp_path):
     assert "::error file=upload.zip,title=lteval out-of-range::bad.csv, line 4, column 'Normal'" in r.stdout
 
     r, out = run_action(tmp_path, "nothing*.csv subs/dev/submission.csv")
-    assert r.returncode == 2 and "no file matches 'nothing*.csv'" in r.stdout
+    assert r.returncode == 0 and "::warning::lteval: no file matches 'nothing*.csv'" in r.stdout
+    r, out = run_action(tmp_path, "nothing*.csv none/*.zip")
+    assert r.returncode == 2 and "::error::lteval: no submission file matches" in r.stdout
     assert out.strip() == "valid=false"
 
     hdr = (tmp_path / "subs" / "submission2.csv").read_text().replace("ImageID", "dicom_id", 1)

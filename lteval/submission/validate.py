@@ -56,6 +56,14 @@ class Layout:
         return len(self.fields)
 
 
+#: Above this many columns the row regex is not built (every row is checked field by field).
+_MAX_FAST_FIELDS = 512
+
+
+def _no_match(line: str) -> None:
+    return None
+
+
 def _split(line: str, delim: str) -> list[str]:
     if '"' not in line:
         return line.split(delim)
@@ -195,6 +203,8 @@ class _CsvChecker:
             elif f in METADATA_COLUMNS:
                 add("error", "unknown-column", f"{f!r} is a metadata column of the evaluation "
                     "list, not a class; remove it", ln, f, unit="columns")
+            elif not self.col.wants_example("error", "unknown-column"):
+                add("error", "unknown-column", "", ln, f, unit="columns")  # only counted
             else:
                 hits = closest(f, missing) or closest(f, classes)
                 hint = ""
@@ -205,7 +215,7 @@ class _CsvChecker:
                 add("error", "unknown-column", f"{f!r} is not a class of task {task.name}{hint}",
                     ln, f, unit="columns")
         for c in missing:
-            hits = closest(c, unknown_names)
+            hits = closest(c, unknown_names[:200]) if len(missing) <= 50 else []
             hint = f" (is {hits[0]!r} meant to be this class?)" if hits else ""
             add("error", "missing-column", f"no column for class {c!r}{hint}", ln, c,
                 unit="columns")
@@ -240,6 +250,8 @@ class _CsvChecker:
         # field once it matched: no field can match a shorter prefix and still be followed by
         # the delimiter, so the language is unchanged and a failing row fails fast. The loose
         # number is not atomic: its e-notation branch overlaps the plain ones.
+        if layout.n_fields > _MAX_FAST_FIELDS:  # compiling would take longer than checking
+            return _no_match, _no_match
         d = re.escape(layout.delimiter)
         if layout.quoted:
             id_p = f'(?>"([^"\\s](?:[^"]*[^"\\s])?)"|([^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'
