@@ -382,7 +382,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
             sampler.set_epoch(epoch)
             idx = sampler.rank_indices(epoch)[:micro_total * cfg.batch_size]
             start = st.batch * cfg.batch_size
-            keys = [(p, int(i)) for p, i in enumerate(idx.tolist())][start:]
+            # keys carry the position in the global epoch list (same on any number of processes)
+            keys = [(p * dist.world_size + dist.rank, int(i)) for p, i in enumerate(idx.tolist())][start:]
             g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             loader = DataLoader(_TrainView(train_ds, cfg.seed, epoch), batch_size=cfg.batch_size, sampler=keys,
                                 num_workers=cfg.num_workers, drop_last=True, generator=g,

@@ -127,9 +127,12 @@ def run_baseline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
 
 
 def grid_members(backbones=None, losses=None) -> list[str]:
-    """Baselines whose backbone is in ``backbones`` and loss in ``losses`` (None = any), sorted."""
+    """Baselines whose backbone is in ``backbones`` and loss in ``losses`` (None = any), sorted.
+    Aliases (tags ``headline``/``alias``: the same config under a second name) are left out."""
     out = []
     for n, d in _all().items():
+        if {"alias", "headline"} & set(d.get("tags", [])):
+            continue
         if backbones and d["backbone"] not in backbones:
             continue
         if losses and d["loss"] not in losses:
