@@ -106,6 +106,8 @@ def preview_cmd(
     severity: float = typer.Option(0.8, "--severity", min=0.05, max=1.0,
                                    help="Severity of the finding drawn in each tile (0-1)."),
     columns: int = typer.Option(6, "--columns", help="Tiles per row."),
+    test_shift: float = typer.Option(0.0, "--test-shift", min=0.0, max=1.0,
+                                     help="Draw the films in the test split's second-centre look (see synth)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT."),
 ) -> None:
     """Draw one tile per finding (same patient, same film) as a labelled picture grid."""
@@ -113,7 +115,7 @@ def preview_cmd(
     from lteval.io.atomic import check_writable
 
     check_writable(out, force)
-    finding_grid(out, size=size, seed=seed, severity=severity, columns=columns)
+    finding_grid(out, size=size, seed=seed, severity=severity, columns=columns, test_shift=test_shift)
     console.print(f"wrote {out}")
 
 

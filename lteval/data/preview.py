@@ -9,24 +9,31 @@ import numpy as np
 from lteval.data.render import CLASSES, render, sample_patient
 
 
-def finding_tiles(size: int = 96, seed: int = 0, severity: float = 0.8) -> list[np.ndarray]:
-    """One uint8 (size, size) tile per class: the same patient and film, only the finding differs."""
+def finding_tiles(size: int = 96, seed: int = 0, severity: float = 0.8, test_shift: float = 0.0) -> list[np.ndarray]:
+    """One uint8 (size, size) tile per class: the same patient and film, only the finding differs.
+
+    ``test_shift`` > 0 draws the film as the test split's second centre would.
+    """
+    from lteval.data.render import center_look
+
     patient = sample_patient(np.random.default_rng([seed, 1]))
+    center = center_look(test_shift) if test_shift > 0 else None
     tiles = []
     for k, c in enumerate(CLASSES):
         lab = np.zeros(len(CLASSES), bool)
         lab[k] = True
-        tiles.append(render(lab, patient, np.random.default_rng([seed, 2]), size, severity={c: severity}))
+        tiles.append(render(lab, patient, np.random.default_rng([seed, 2]), size, center, severity={c: severity}))
     return tiles
 
 
-def finding_grid(out: str | Path, *, size: int = 96, seed: int = 0, severity: float = 0.8, columns: int = 6) -> Path:
+def finding_grid(out: str | Path, *, size: int = 96, seed: int = 0, severity: float = 0.8, columns: int = 6,
+                 test_shift: float = 0.0) -> Path:
     """Write the grid as an 8-bit grey PNG with each tile's class name underneath."""
     from PIL import Image, ImageDraw, ImageFont
 
     from lteval.io.atomic import atomic_open
 
-    tiles = finding_tiles(size, seed, severity)
+    tiles = finding_tiles(size, seed, severity, test_shift)
     label_h = 12
     rows = (len(tiles) + columns - 1) // columns
     W, H = columns * size, rows * (size + label_h)

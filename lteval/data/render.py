@@ -458,7 +458,7 @@ def _mod_fracture(a, rng, s):
 
 
 @_finding("fracture", "Rib fracture: one or two ribs interrupted laterally by a gap, the lateral fragment "
-          "displaced.", modify=_mod_fracture)
+          "displaced; half of them with a bright healing callus at the break.", modify=_mod_fracture)
 def _draw_fracture(cv, a, rng, s):
     t = a.extra["rib_t"].copy()
     gap = np.ones_like(t)
