@@ -31,7 +31,7 @@ from lteval.io.atomic import write_json_atomic
 __all__ = ["calib_stage", "DEFAULT_METHOD", "DEFAULT_THRESHOLDS", "SPLITS", "write_stage_split",
            "sigmoid", "logit"]
 
-DEFAULT_METHOD = "platt"
+DEFAULT_METHOD = "temperature"
 DEFAULT_THRESHOLDS = "f1"
 SPLITS = ("val", "calib", "dev", "test")
 _EPS = 1e-12

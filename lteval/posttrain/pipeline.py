@@ -1,0 +1,589 @@
+"""Post-training pipeline: ``NAME+crt+tta+calib`` on a finished base run, stage by stage.
+
+``parse_name("convnext_ldam_drw+crt+tta+calib")`` → ``("convnext_ldam_drw", ("crt", "tta", "calib"))``.
+``run_pipeline(name, data=, preset=, out=, overrides=, force=, progress=)``:
+
+1. the base run of the resolved config is trained, or reused when a finished run of the same config
+   hash exists (``lteval.train.registry.run_baseline``);
+2. each stage of the chain lives in ``RUN/post/<chain>/`` (``post/crt``, ``post/crt+tta``,
+   ``post/crt+tta+calib``) with ``config.json``, ``predictions/``, ``logits/``, ``labels/`` (copies of
+   the base run's, where known), ``scores/<split>.json`` (``lteval.score``) and ``DONE``; a finished
+   stage made with the same options is reused, so only missing stages run.
+
+Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclusive):
+
+- ``crt``   classifier re-training on the frozen backbone (class-aware sampling, own schedule)
+- ``tau``   τ-normalisation of the current classifier (τ chosen on ``val``)
+- ``lws``   learnable per-class weight scaling of the current classifier
+- ``tta``   test-time augmentation with the current classifier
+- ``calib`` calibration + thresholds fitted on the ``calib`` split, applied to every split
+
+Stage options come as ``--set STAGE.KEY=VALUE`` (e.g. ``crt.epochs=20``, ``tta.transforms=identity,
+scale@1.1``, ``tta.merge=mean``, ``calib.method=isotonic``, ``calib.thresholds=precision@0.9``);
+other ``--set`` keys configure the base run. Nothing is fitted on dev or test: cRT and LWS train on
+the run's ``train`` split, τ is chosen on ``val``, calibration and thresholds are fitted on ``calib``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lteval.errors import ConfigError, OutputExistsError, UsageError, did_you_mean
+from lteval.io.atomic import write_json_atomic
+
+__all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
+           "run_stages", "stage_dir", "run_grid", "COMBOS"]
+
+STAGES = ("crt", "tau", "lws", "tta", "calib")
+_CLASSIFIER = ("crt", "tau", "lws")
+_EXCLUSIVE = (("tau", "lws"),)
+
+#: Post-training chains covered by ``lteval baseline grid --post`` by default.
+COMBOS = ("", "crt", "tta", "calib", "crt+tta", "crt+calib", "tta+calib", "crt+tta+calib")
+
+_SUMMARY = {
+    "crt": "classifier re-training: frozen backbone (eval mode, statistics frozen), new linear classifier, "
+           "class-aware sampling, own schedule (Kang et al. 2020)",
+    "tau": "tau-normalisation of the classifier's class vectors, tau chosen on val (Kang et al. 2020); "
+           "per-class affine: moves F1/ECE, not mAP",
+    "lws": "learnable per-class weight scaling on the train split (Kang et al. 2020); per-class affine: "
+           "moves F1/ECE, not mAP",
+    "tta": "test-time augmentation: identity, small zooms and shifts (no flip by default), logits averaged",
+    "calib": "calibration + per-class thresholds fitted on the run's calib split only, applied to all splits",
+}
+
+
+def _defaults() -> dict[str, dict]:
+    from lteval.posttrain.calib_stage import DEFAULT_METHOD, DEFAULT_THRESHOLDS
+    from lteval.posttrain.tta import DEFAULT_TTA
+
+    # defaults spelled out here (not imported from crt.py) so listing them does not import torch
+    return {
+        "crt": {"epochs": 30, "lr": 1e-2, "weight_decay": 1e-4, "batch_size": 256, "images_per_epoch": 0,
+                "sampler": "class_aware", "loss": "bce", "warmup_epochs": 0.0, "min_lr_ratio": 0.0,
+                "augment": False, "seed": 0},
+        "tau": {"tau": "auto", "bias": "drop"},
+        "lws": {"epochs": 5, "lr": 1e-2, "batch_size": 256, "images_per_epoch": 0, "sampler": "class_aware",
+                "seed": 0},
+        "tta": {"transforms": DEFAULT_TTA, "merge": "logits"},
+        "calib": {"method": DEFAULT_METHOD, "thresholds": DEFAULT_THRESHOLDS},
+    }
+
+
+def list_stages() -> list[dict]:
+    """``[{"name", "summary", "options": {key: default}}]`` for every stage, in pipeline order."""
+    d = _defaults()
+    return [{"name": s, "summary": _SUMMARY[s], "options": dict(d[s])} for s in STAGES]
+
+
+def parse_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """``"base+crt+tta"`` → ``("base", ("crt", "tta"))``; checks stage names and order."""
+    parts = [p.strip() for p in str(name).split("+")]
+    base, stages = parts[0], tuple(parts[1:])
+    if not base:
+        raise UsageError(f"{name!r}: missing the baseline name before the first '+'")
+    seen = []
+    for s in stages:
+        if s not in STAGES:
+            raise UsageError(f"unknown post-training stage {s!r} in {name!r}{did_you_mean(s, STAGES)}; "
+                             f"stages: {', '.join(STAGES)}")
+        if s in seen:
+            raise UsageError(f"stage {s!r} appears twice in {name!r}")
+        if seen and STAGES.index(s) < STAGES.index(seen[-1]):
+            raise UsageError(f"{name!r}: stages must come in the order {'+'.join(STAGES)} (classifier stages, "
+                             "then TTA, then calibration)")
+        seen.append(s)
+    for a, b in _EXCLUSIVE:
+        if a in seen and b in seen:
+            raise UsageError(f"{name!r}: choose one of {a!r} and {b!r} (both rescale the classifier)")
+    return base, stages
+
+
+def split_overrides(overrides: dict | None) -> tuple[dict, dict[str, dict]]:
+    """``{"lr": 1e-3, "crt.epochs": 5}`` → ``({"lr": 1e-3}, {"crt": {"epochs": 5}})``."""
+    base, stages = {}, {}
+    for k, v in (overrides or {}).items():
+        head, dot, rest = str(k).partition(".")
+        if dot and head in STAGES:
+            if not rest:
+                raise ConfigError(f"--set {k}=...: expected {head}.<option>")
+            stages.setdefault(head, {})[rest] = v
+        else:
+            base[k] = v
+    return base, stages
+
+
+def _coerce(stage: str, key: str, value, default):
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        s = str(value).strip().lower()
+        if s in ("1", "true", "yes", "on"):
+            return True
+        if s in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{stage}.{key} expects true or false, got {value!r}")
+    try:
+        if isinstance(default, int):
+            f = float(value)
+            if not f.is_integer():
+                raise ValueError
+            return int(f)
+        if isinstance(default, float):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{stage}.{key} expects {type(default).__name__}, got {value!r}") from None
+    return str(value)
+
+
+def stage_options(stage: str, given: dict | None = None) -> dict:
+    """The resolved options of ``stage``: defaults updated by ``given`` (validated, coerced)."""
+    d = _defaults()[stage]
+    out = dict(d)
+    for k, v in (given or {}).items():
+        if k not in d:
+            raise ConfigError(f"unknown option {stage}.{k}{did_you_mean(k, list(d))}; "
+                              f"{stage} options: {', '.join(d)}")
+        out[k] = _coerce(stage, k, v, d[k])
+    if stage == "tau" and out["tau"] != "auto":
+        try:
+            t = float(out["tau"])
+        except ValueError:
+            raise ConfigError(f"tau.tau must be 'auto' or a number >= 0, got {out['tau']!r}") from None
+        if not t >= 0:
+            raise ConfigError(f"tau.tau must be 'auto' or a number >= 0, got {out['tau']!r}")
+        out["tau"] = t
+    if stage == "tau" and out["bias"] not in ("drop", "scale"):
+        raise ConfigError(f"tau.bias must be 'drop' or 'scale', got {out['bias']!r}")
+    if stage == "tta":
+        from lteval.posttrain.tta import MERGES, _MERGE_ALIASES, parse_tta
+
+        parse_tta(out["transforms"])
+        m = _MERGE_ALIASES.get(out["merge"], out["merge"])
+        if m not in MERGES:
+            raise ConfigError(f"tta.merge must be one of {', '.join(MERGES)}, got {out['merge']!r}")
+        out["merge"] = m
+    if stage == "calib":
+        from lteval.calibration import METHODS
+        from lteval.thresholds import parse_strategy
+
+        if out["method"] not in METHODS:
+            raise ConfigError(f"calib.method {out['method']!r} is not a calibration method"
+                              f"{did_you_mean(out['method'], METHODS)}; choose one of: {', '.join(METHODS)}")
+        if out["thresholds"] in ("", "none"):
+            out["thresholds"] = "none"
+        else:
+            parse_strategy(out["thresholds"])
+            if out["thresholds"] == "prevalence":
+                raise ConfigError("calib.thresholds=prevalence is not available in the pipeline (use f1, global, "
+                                  "precision@X, recall@X or fixed@X)")
+    if stage in ("crt", "lws"):
+        if out["epochs"] < 1 or out["batch_size"] < 1 or out["lr"] <= 0:
+            raise ConfigError(f"{stage}: epochs and batch_size must be >= 1 and lr > 0")
+    return out
+
+
+def stage_dir(run_dir: str | Path, stages) -> Path:
+    """``RUN/post/<stage+stage+...>``."""
+    return Path(run_dir) / "post" / "+".join(stages)
+
+
+def _opts_hash(chain_opts: list) -> str:
+    blob = json.dumps(chain_opts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Log:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, msg: str) -> None:
+        if self.enabled:
+            print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- the public entry points
+
+def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: str | Path = "runs",
+                 overrides: dict | None = None, force: bool = False, progress: bool = True,
+                 device: str | None = None) -> Path:
+    """Run ``name`` (``base[+stage...]``): train or reuse the base run, add the missing stages.
+
+    Returns the directory of the last stage (the base run directory when there is no stage).
+    ``force`` redoes the post-training stages of the chain (the base run is reused, never retrained).
+    """
+    from lteval.train.registry import run_baseline
+
+    base, stages = parse_name(name)
+    base_ov, st_ov = split_overrides(overrides)
+    unused = [s for s in st_ov if s not in stages]
+    if unused:
+        raise ConfigError(f"--set {unused[0]}.… given but {name!r} has no {unused[0]!r} stage")
+    opts = {s: stage_options(s, st_ov.get(s)) for s in stages}  # validate before training anything
+    run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
+                           progress=progress)
+    if not stages:
+        return Path(run_dir)
+    return run_stages(run_dir, stages, options=opts, force=force, progress=progress, device=device)
+
+
+def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, force: bool = False,
+               progress: bool = True, device: str | None = None) -> Path:
+    """Add the stages of ``stages`` (a tuple or ``"crt+tta"``) to the finished run ``run_dir``."""
+    from lteval.train.rundir import is_done, read_config
+
+    run_dir = Path(run_dir)
+    if isinstance(stages, str):
+        _, stages = parse_name("x+" + stages) if stages else ("x", ())
+    stages = tuple(stages)
+    parse_name("x+" + "+".join(stages))
+    if not is_done(run_dir):
+        raise UsageError(f"{run_dir} is not a finished run (no DONE marker): train it first")
+    options = {s: stage_options(s, (options or {}).get(s)) for s in stages}
+    base_cfg = read_config(run_dir)
+    log = _Log(progress)
+    ctx = _Context(run_dir, base_cfg, device=device, log=log)
+    head = None  # the current classifier (StageHead) when a classifier stage ran or was reused
+    last = run_dir
+    for i, st in enumerate(stages):
+        chain = stages[:i + 1]
+        sdir = stage_dir(run_dir, chain)
+        chain_opts = [[s, options[s]] for s in chain]
+        h = _opts_hash(chain_opts)
+        if sdir.exists() and not force:
+            done = is_done(sdir)
+            stored = _read_json(sdir / "config.json") if (sdir / "config.json").is_file() else {}
+            if done and stored.get("options_hash") == h:
+                log(f"post/{'+'.join(chain)}: finished stage reused")
+                if st in _CLASSIFIER:
+                    head = ctx.load_head(sdir)
+                last = sdir
+                continue
+            if done:
+                raise OutputExistsError(
+                    f"{sdir} was made with other stage options ({json.dumps(stored.get('options'))}); pass "
+                    "--force to redo it")
+        t0 = time.time()
+        log(f"post/{'+'.join(chain)}: running {st}")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{'+'.join(chain)}.", suffix=".tmp", dir=_mkdir(sdir.parent)))
+        try:
+            prev = stage_dir(run_dir, stages[:i]) if i else run_dir
+            info, head = _run_one(st, ctx, options[st], tmp, prev, head)
+            cfg = {**{k: base_cfg.get(k) for k in ("task", "backbone", "baseline_backbone", "loss", "head",
+                                                      "preset", "seed", "image_size", "data")},
+                   "name": f"{run_dir.name}+{'+'.join(chain)}", "stage": st, "chain": "+".join(chain),
+                   "stages": list(chain), "options": dict(chain_opts), "options_hash": h,
+                   "base_run": run_dir.name, "base_config_hash": base_cfg.get("config_hash"),
+                   "info": info, "lteval_version": _version()}
+            write_json_atomic(tmp / "config.json", cfg)
+            scores = {}
+            for p in sorted((tmp / "scores").glob("*.json")) if (tmp / "scores").is_dir() else []:
+                o = _read_json(p)["overall"]
+                scores[p.stem] = {k: o[k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+            write_json_atomic(tmp / "DONE", {"scores": scores, "wall_s": round(time.time() - t0, 1),
+                                             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if sdir.exists():
+                shutil.rmtree(sdir)
+            os.replace(tmp, sdir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        msg = "  ".join(f"{s} mAP {v['mAP']:.4f} mF1 {v['mF1']:.4f}" for s, v in scores.items()
+                        if s in ("dev", "test") and v.get("mAP") is not None)
+        log(f"post/{'+'.join(chain)}: done in {time.time() - t0:.0f}s  {msg}")
+        last = sdir
+    return last
+
+
+def run_grid(names, combos=COMBOS, **kw) -> list[tuple[str, str, str]]:
+    """Run every ``name+combo``; a failure does not stop the others. ``(name, status, detail)`` each."""
+    from lteval.errors import LtevalError
+
+    results = []
+    for n in names:
+        for c in combos:
+            full = f"{n}+{c}" if c else n
+            try:
+                results.append((full, "ok", str(run_pipeline(full, **kw))))
+            except LtevalError as e:
+                results.append((full, "failed", str(e)))
+            except Exception as e:  # keep going: report at the end
+                results.append((full, "failed", f"{type(e).__name__}: {e}"))
+    return results
+
+
+# ----------------------------------------------------------------------------- stages
+
+def _run_one(st: str, ctx: "_Context", opts: dict, out: Path, prev: Path, head):
+    """Run stage ``st`` into ``out``; returns ``(info, current head)``."""
+    if st == "calib":
+        from lteval.posttrain.calib_stage import calib_stage
+
+        thr = None if opts["thresholds"] == "none" else opts["thresholds"]
+        info = calib_stage(prev, ctx.run_dir, out, task=ctx.task, method=opts["method"], thresholds=thr)
+        return info, head
+    import torch
+
+    from lteval.posttrain import crt as C
+
+    if st == "crt":
+        cfg = C.CRTConfig.from_dict(opts)
+        y = ctx.labels("train")
+        if cfg.augment:
+            train = ctx.dataset("train", augment=True)
+        else:
+            train = ctx.features("train")
+        new, log = C.train_crt(ctx.model, train, y, cfg, device=ctx.device, amp_dtype=ctx.amp_dtype)
+        info = {"train_images": int(len(y)), "steps": log["steps"],
+                "final_loss": log["epochs"][-1]["loss"] if log["epochs"] else None}
+        ctx.save_head(new, out)
+        ctx.write_from_head(new, out)
+        return info, new
+    cur = head if head is not None else ctx.base_head()
+    if st == "tau":
+        if opts["tau"] == "auto":
+            tau, table = C.select_tau(cur, ctx.features("val"), ctx.labels("val"), bias=opts["bias"])
+            info = {"tau": tau, "selected_on": "val", "criterion": "macro-F1 at 0.5", "search": table}
+        else:
+            tau, info = float(opts["tau"]), {"tau": float(opts["tau"])}
+        new = C.tau_normalize(cur, tau, bias=opts["bias"])
+        if all(not isinstance(h, torch.nn.Linear) for h in new.heads):
+            info["note"] = "cosine classifier: tau-normalisation is a no-op"
+        ctx.save_head(new, out)
+        ctx.write_from_head(new, out)
+        return info, new
+    if st == "lws":
+        new, log = C.train_lws(cur, ctx.features("train"), ctx.labels("train"), C.LWSConfig.from_dict(opts))
+        info = {"steps": log["steps"], "nonpositive_scales": log["nonpositive_scales"],
+                "scales": [float(v) for v in new.lws.detach().cpu()]}
+        ctx.save_head(new, out)
+        ctx.write_from_head(new, out)
+        return info, new
+    if st == "tta":
+        from lteval.posttrain.tta import describe_tta, parse_tta, tta_predict
+
+        tfs = parse_tta(opts["transforms"])
+        if head is None:  # the run's own model: the identity TTA reproduces its predictions exactly
+            model, to_logits = ctx.model, ctx.loss.to_logits
+        else:
+            model, to_logits = C.StagedModel(ctx.model, head.to(ctx.device)).eval(), None
+        for split in ctx.out_splits():
+            ids, z = tta_predict(model, ctx.loader(split), tfs, merge=opts["merge"], to_logits=to_logits,
+                                 device=ctx.device, amp_dtype=ctx.amp_dtype)
+            ctx.check_ids(split, ids)
+            ctx.write(out, split, ids, z)
+        return {"transforms": describe_tta(tfs), "merge": opts["merge"], "forward_passes_per_image": len(tfs),
+                "classifier": "stage" if head is not None else "base"}, head
+    raise UsageError(f"unknown stage {st!r}")  # pragma: no cover
+
+
+class _Context:
+    """What the model stages need from the base run, loaded lazily: config, data source, model (best
+    checkpoint), loss, split IDs, datasets, penultimate features. Reads labels of train/val/calib only
+    (the run's own splits of the training file); dev/test labels are never opened here."""
+
+    def __init__(self, run_dir: Path, cfg: dict, *, device=None, log=None):
+        self.run_dir = run_dir
+        self.cfg_dict = cfg
+        self.task = cfg.get("task", "cxrlt2026-task1")
+        self._device = device
+        self.log = log or (lambda m: None)
+        self._cache: dict = {}
+
+    # -- basics
+    @property
+    def device(self):
+        import torch
+
+        if "device" not in self._cache:
+            self._cache["device"] = torch.device(self._device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return self._cache["device"]
+
+    @property
+    def cfg(self):
+        if "cfg" not in self._cache:
+            from lteval.train.config import TrainConfig
+
+            self._cache["cfg"] = TrainConfig.from_dict(self.cfg_dict)
+        return self._cache["cfg"]
+
+    @property
+    def amp_dtype(self):
+        import torch
+
+        amp = self.cfg.amp
+        if amp == "none" or (amp == "auto" and self.device.type != "cuda"):
+            return None
+        return torch.float16 if amp == "fp16" else torch.bfloat16
+
+    @property
+    def source(self):
+        if "source" not in self._cache:
+            from lteval.train.engine import open_data
+
+            self._cache["source"] = open_data(self.cfg, progress=False, prepare=False)
+        return self._cache["source"]
+
+    def split_ids(self, split: str):
+        """IDs of ``split``: the run's own splits (train/val/calib) or what the base run predicted."""
+        key = ("ids", split)
+        if key not in self._cache:
+            if split == "train":
+                from lteval.data.splits import read_splits
+
+                self._cache[key] = read_splits(self.run_dir)["train"]
+            else:
+                from lteval.io.tables import read_predictions
+
+                self._cache[key] = read_predictions(self.run_dir / "predictions" / f"{split}.csv", self.task).ids
+        return self._cache[key]
+
+    def out_splits(self) -> list[str]:
+        from lteval.posttrain.calib_stage import SPLITS
+
+        return [s for s in SPLITS if (self.run_dir / "predictions" / f"{s}.csv").is_file()]
+
+    def labels(self, split: str):
+        """Labels (n, C) of train / val / calib from the training file — never dev or test."""
+        import numpy as np
+
+        if split not in ("train", "val", "calib"):
+            raise UsageError(f"post-training stages fit on train/val/calib only, not {split!r}")
+        src = self.source
+        pos = {v: i for i, v in enumerate(src.train_ids.tolist())}
+        ids = self.split_ids(split)
+        missing = [v for v in ids[:5] if v not in pos]
+        if missing:
+            raise UsageError(f"{split} split of {self.run_dir} names images not in the training file "
+                             f"(e.g. {missing[0]!r})")
+        return src.train_y[np.fromiter((pos[v] for v in ids), np.int64, len(ids))]
+
+    def dataset(self, split: str, *, augment: bool = False):
+        from lteval.data.dataset import AugmentConfig, CXRDataset
+
+        cache = None
+        if self.cfg.cache != "off":
+            if "img_cache" not in self._cache:
+                from lteval.data.cache import open_cache
+
+                self._cache["img_cache"] = open_cache(self.source, self.cfg.image_size)
+            cache = self._cache["img_cache"]
+        return CXRDataset(self.source, self.split_ids(split), self.cfg.image_size, labels=None,
+                          augment=AugmentConfig() if augment else None, cache=cache,
+                          seed=self.cfg.seed if augment else None)
+
+    def loader(self, split: str):
+        from lteval.data.dataset import make_loader
+
+        return make_loader(self.dataset(split), self.cfg.eval_batch_size, num_workers=self.cfg.num_workers)
+
+    # -- model
+    def _build(self):
+        from lteval.train.distributed import DistInfo
+        from lteval.train.engine import build_run
+        from lteval.train.rundir import BEST, load_checkpoint
+
+        import numpy as np
+        import torch
+
+        src = self.source
+        train_ids = self.split_ids("train")
+        y = self.labels("train")
+        state = torch.random.get_rng_state(), np.random.get_state()
+        parts = build_run(self.cfg, src, train_ids, y, device=self.device, dist=DistInfo())
+        torch.random.set_rng_state(state[0])
+        np.random.set_state(state[1])
+        model = parts["model"]
+        ck = load_checkpoint(self.run_dir / BEST)
+        if ck.get("config_hash") not in (None, self.cfg_dict.get("config_hash")):
+            raise UsageError(f"{self.run_dir / BEST} belongs to another config")
+        model.load_state_dict(ck["model"])
+        model.eval()
+        self._cache["model"], self._cache["loss"] = model, parts["loss"]
+        self.log(f"loaded {self.run_dir.name} ({self.cfg.backbone}, {self.cfg.loss}) on {self.device}")
+
+    @property
+    def model(self):
+        if "model" not in self._cache:
+            self._build()
+        return self._cache["model"]
+
+    @property
+    def loss(self):
+        if "loss" not in self._cache:
+            self._build()
+        return self._cache["loss"]
+
+    def base_head(self):
+        from lteval.posttrain.crt import StageHead
+
+        return StageHead.from_model(self.model, self.loss.to_logits).to(self.device)
+
+    def features(self, split: str):
+        key = ("feat", split)
+        if key not in self._cache:
+            from lteval.posttrain.crt import extract_features
+
+            t0 = time.time()
+            ids, f = extract_features(self.model, self.loader(split), device=self.device, amp_dtype=self.amp_dtype)
+            self.check_ids(split, ids)
+            self._cache[key] = f
+            self.log(f"  features of {split}: {tuple(f.shape)} in {time.time() - t0:.0f}s")
+        return self._cache[key]
+
+    def check_ids(self, split, ids):
+        want = self.split_ids(split)
+        if len(ids) != len(want) or any(a != b for a, b in zip(ids, want)):
+            raise UsageError(f"internal: {split} predictions are not in the base run's order")  # pragma: no cover
+
+    # -- outputs
+    def save_head(self, head, out: Path) -> None:
+        from lteval.train.rundir import save_checkpoint
+
+        save_checkpoint(out / "head.pt", {k: v.detach().cpu() for k, v in head.state_dict().items()})
+        write_json_atomic(out / "head.json", head.spec())
+
+    def load_head(self, sdir: Path):
+        from lteval.posttrain.crt import StageHead
+        from lteval.train.rundir import load_checkpoint
+
+        if not (sdir / "head.pt").is_file() or not (sdir / "head.json").is_file():
+            raise UsageError(f"{sdir} has no head.pt/head.json: pass --force to redo the stage")
+        return StageHead.from_spec(_read_json(sdir / "head.json"), load_checkpoint(sdir / "head.pt")).to(self.device)
+
+    def write(self, out: Path, split: str, ids, z) -> None:
+        from lteval.posttrain.calib_stage import sigmoid, write_stage_split
+
+        write_stage_split(out, split, ids, sigmoid(z), z, self.task,
+                          label_src=self.run_dir / "labels" / f"{split}.csv")
+
+    def write_from_head(self, head, out: Path) -> None:
+        from lteval.posttrain.crt import head_logits
+
+        for split in self.out_splits():
+            self.write(out, split, self.split_ids(split), head_logits(head, self.features(split)))
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _read_json(p: Path) -> dict:
+    try:
+        return json.loads(Path(p).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {p}: {e}", file=str(p)) from None
+
+
+def _version() -> str:
+    from lteval import __version__
+
+    return __version__
