@@ -209,3 +209,56 @@ def test_fast_path_agrees_with_the_field_check(tmp_path_factory, value, quoted, 
     assert sorted({w.code for w in r.warnings}) == exp_warnings, (value, r.warnings)
     for prob in r.errors + r.warnings:
         assert prob.line == 4 and prob.column == C[position]
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10**6),
+       kinds=st.lists(st.sampled_from(["logit", "percent", "nan", "text", "ws", "long", "dup",
+                                       "e", "ok", "ok", "short"]), min_size=20, max_size=60))
+def test_grouped_counts_do_not_depend_on_max_examples(tmp_path_factory, seed, kinds):
+    """Shortcuts taken once examples are full must count exactly what the full check counts."""
+    from lteval.submission import validate_submission
+
+    tmp_path = tmp_path_factory.mktemp("counts")
+    rng = random.Random(seed)
+    lines = ["ImageID," + ",".join(C)]
+    for k, kind in enumerate(kinds):
+        vals = [f"{rng.random():.4f}" for _ in C]
+        j = rng.randrange(len(C))
+        rid = f"id{k}.png"
+        if kind == "logit":
+            vals = [f"{rng.gauss(0, 3):.3f}" for _ in C]
+        elif kind == "percent":
+            vals[j] = f"{rng.uniform(1.5, 99):.2f}"
+        elif kind == "nan":
+            vals[j] = "nan"
+        elif kind == "text":
+            vals[j] = "abc"
+        elif kind == "ws":
+            vals[j] = " " + vals[j]
+        elif kind == "long":
+            vals[j] = f"{rng.random():.12f}"
+            if rng.random() < 0.5:
+                vals[(j + 1) % len(C)] = "-" + vals[(j + 1) % len(C)]
+        elif kind == "dup":
+            rid = "id0.png"
+        elif kind == "e":
+            vals[j] = rng.choice(["1.5e-05", "-2e-3", "3E2", "1.234567891e-02"])
+        elif kind == "short":
+            vals = vals[:-1]
+        lines.append(",".join([rid, *vals]))
+    p = tmp_path / "s.csv"
+    p.write_text("\n".join(lines) + "\n")
+
+    def totals(result):
+        out = {}
+        for prob in result.errors + result.warnings:
+            key = (prob.severity, prob.code)
+            out[key] = out.get(key, 0) + prob.count
+        return out
+
+    few = validate_submission(p, task="cxrlt2026-task2", max_examples=1)
+    every = validate_submission(p, task="cxrlt2026-task2", max_examples=10_000)
+    assert all(prob.count == 1 for prob in every.errors + every.warnings)
+    assert totals(few) == totals(every)
+    assert few.n_rows == every.n_rows == len(kinds)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import zipfile
 import zlib
@@ -56,6 +57,8 @@ class Layout:
         return len(self.fields)
 
 
+_LONG_DECIMALS = re.compile(r"\.[0-9]{9}").search
+
 #: Above this many columns the row regex is not built (every row is checked field by field).
 _MAX_FAST_FIELDS = 512
 
@@ -89,9 +92,13 @@ class _CsvChecker:
         self.seen: dict[str, int] = {}
         self.layout: Layout | None = None
         self.bom = False
+        self._numeric_row = None
+        self._value_idx: list[int] = []
+        self._value_slice: slice | None = None
+        self._strict_value = re.compile(STRICT_NUMBER).fullmatch
 
     # -- header ------------------------------------------------------------------------------
-    def _detect_delimiter(self, line: str) -> str:
+    def _detect_delimiter(self, line: str, ln: int = 1) -> str:
         if "," in line:
             return ","
         counts = {d: line.count(d) for d in _DELIMITERS[1:]}
@@ -100,14 +107,14 @@ class _CsvChecker:
             self.col.add("error", "delimiter",
                          f"fields are separated by {_DELIM_NAMES[best]}s, not commas "
                          f"(expected a comma-separated file; checking the rest as "
-                         f"{_DELIM_NAMES[best]}-separated)", 1, None, unit="lines")
+                         f"{_DELIM_NAMES[best]}-separated)", ln, None, unit="lines")
             return best
         return ","
 
     def _header(self, line: str, ln: int) -> Layout | None:
         """Analyse the header line; return the layout used to check rows (None: give up)."""
         task, add = self.task, self.col.add
-        delim = self._detect_delimiter(line)
+        delim = self._detect_delimiter(line, ln)
         fields = _split(line, delim)
         quoted = '"' in line
         classes = task.classes
@@ -275,6 +282,16 @@ class _CsvChecker:
                 parts_l.append(other)
         return re.compile(d.join(parts_s)).fullmatch, re.compile(d.join(parts_l)).fullmatch
 
+    def _build_numeric_row(self, layout: Layout):
+        """``search(line, pos)`` finding a character that cannot occur in a row of plain
+        numbers (None when the layout does not allow the shortcut)."""
+        if layout.quoted or not layout.value_pos:
+            return None
+        if sorted(layout.value_pos.values()) != [i for i in range(layout.n_fields)
+                                                 if i != layout.id_pos]:
+            return None  # other columns (metadata ...) may hold anything
+        return re.compile(f"[^0-9.+\\-{re.escape(layout.delimiter)}]").search
+
     def _id(self, raw: str, ln: int) -> str | None:
         """Check one ID field; return the ID to record (stripped) or None."""
         s = raw.strip()
@@ -362,8 +379,12 @@ class _CsvChecker:
         if layout.id_pos is not None:
             self._id(fields[layout.id_pos], ln)
         by_code: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        ok = self._strict_value
         for name, pos in layout.value_pos.items():
-            for sev, code, msg in check_value(fields[pos]):
+            v = fields[pos]
+            if ok(v) is not None:
+                continue
+            for sev, code, msg in check_value(v):
                 by_code.setdefault((sev, code), []).append((name, msg))
         for (sev, code), items in by_code.items():
             if not col.wants_example(sev, code):
@@ -376,8 +397,45 @@ class _CsvChecker:
                 msg += f"; also in {_plural(len(items) - 1, 'other column')} of this row ({others}{more})"
             col.add(sev, code, msg, ln, name)
 
+    def _count_numeric_row(self, line: str, ln: int) -> bool:
+        """Count a row of plain numbers with some outside [0, 1] (logits, percentages) without
+        checking it field by field, once examples of ``out-of-range`` are full. False: the row
+        needs the field-by-field check."""
+        if self._numeric_row is None or '"' in line:
+            return False
+        col = self.col
+        if col.wants_example("error", "out-of-range"):
+            return False
+        layout = self.layout
+        d = layout.delimiter
+        start = line.find(d) + 1 if layout.id_pos == 0 else 0
+        # only digits, '.', signs and delimiters after the ID (no e-notation, no text, no
+        # whitespace, no NaN), and no value with more than 8 decimals
+        if self._numeric_row(line, start) is not None or _LONG_DECIMALS(line, start) is not None:
+            return False
+        fields = line.split(d)
+        if len(fields) != layout.n_fields:
+            return False
+        try:
+            if self._value_slice is not None:
+                vals = list(map(float, fields[self._value_slice]))
+            else:
+                vals = [float(fields[p]) for p in self._value_idx]
+        except ValueError:  # '', '.', '1.2.3', '+-1': not plain numbers
+            return False
+        lo, hi = min(vals), max(vals)
+        if (lo >= 0.0 and hi <= 1.0) or hi == math.inf or lo == -math.inf:
+            return False
+        self.n_rows += 1
+        if layout.id_pos is not None:
+            self._id(fields[layout.id_pos], ln)
+        col.count("error", "out-of-range", ln)
+        return True
+
     def _slow(self, line: str, ln: int, it: Iterator[str]) -> int:
         """Handle a line the fast path rejected; return the last line number it consumed."""
+        if self._count_numeric_row(line, ln):
+            return ln
         if not line.strip():
             self.col.add("warning", "blank-line", "blank line (most readers skip it; remove it)",
                          ln, None, unit="lines")
@@ -427,6 +485,10 @@ class _CsvChecker:
         if layout is None:
             return
         fs, fl = self._build_regexes(layout)
+        self._value_idx = idx = list(layout.value_pos.values())
+        self._value_slice = (slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1))
+                             else None)
+        self._numeric_row = self._build_numeric_row(layout)
         has_id = layout.id_pos is not None
         quoted = layout.quoted
         seen, eval_set = self.seen, self.eval_set
