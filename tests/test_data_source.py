@@ -105,6 +105,11 @@ def test_organisers_eval_list_shape(tmp_path):
     q = tmp_path / "plain.csv"
     q.write_text("a_1.png\nb-2_x.png\n")
     assert read_id_list(q).tolist() == ["a_1.png", "b-2_x.png"]
+    q.write_text("image\na_1\nb_2\n")                      # one column under another name
+    assert read_id_list(q).tolist() == ["a_1", "b_2"]
+    q.write_text("image,date\na_1,2\n")                    # several columns: ImageID is required
+    with pytest.raises(InputError, match="no 'ImageID' column"):
+        read_id_list(q)
 
 
 def test_missing_images_are_listed_in_one_error(copy):

@@ -189,6 +189,8 @@ def read_id_list(path: str | Path, what: str = "evaluation list") -> np.ndarray:
     if header and re.search(r"\.(png|jpe?g|dcm)$", header[0], re.I):   # headerless list
         rows = [(1, header)] + rows
         id_i = 0
+    elif len([h for h in header if h]) == 1 and header[0] and not any(h in header for h in (ID_COLUMN, *ID_ALIASES)):
+        id_i = 0                                                        # one column, any name
     else:
         id_i = _id_index(header, path, what)
     ids, seen, dupes = [], set(), 0

@@ -280,6 +280,8 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
     if not 0.0 <= float(test_shift) <= 1.0:
         raise UsageError(f"test_shift must be in [0, 1], got {test_shift}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a directory")
     if out.exists() and any(out.iterdir()):
         ours = (out / META).exists() or (out / PARTIAL).exists()
         if not force:
