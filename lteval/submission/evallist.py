@@ -22,26 +22,22 @@ _ONE_COLUMN_HEADERS = {"imageid", "image_id", "dicom_id", "id", "ids", "image", 
                        "file", "path"}
 
 
-def _fast_ids(lines: list[str]) -> list[str] | None:
-    """The IDs when the file is plain (no quotes, ID first, same field count on every line,
-    no blank line inside, no empty, padded or repeated ID); None to take the careful path."""
-    header = lines[0]
-    if '"' in header or not (header.startswith((ID_COLUMN + ",", "dicom_id,"))
-                             or header in _ID_NAMES):
+def _fast_ids(text: str) -> list[str] | None:
+    """The IDs when the file is plain (no quotes, ID first, the header's field count on every
+    line, no blank line inside, no empty, padded or repeated ID); None to take the careful path."""
+    header, _, body = text.partition("\n")
+    if '"' in text or not (header.startswith((ID_COLUMN + ",", "dicom_id,"))
+                           or header in _ID_NAMES):
         return None
-    while lines and lines[-1] == "":
-        lines = lines[:-1]
-    n_commas = header.count(",")
-    ids = []
-    append = ids.append
-    for line in lines[1:]:
-        if '"' in line or line.count(",") != n_commas:
-            return None
-        rid = line.partition(",")[0]
-        if not rid or rid != rid.strip():
-            return None
-        append(rid)
-    if not ids or len(set(ids)) != len(ids):
+    body = body.rstrip("\n")
+    if not body:
+        return None
+    n = header.count(",")
+    lines = body.split("\n")
+    if not all(line.count(",") == n for line in lines):
+        return None
+    ids = [line.partition(",")[0] for line in lines]
+    if not all(ids) or any(i != i.strip() for i in ids) or len(set(ids)) != len(ids):
         return None
     return ids
 
@@ -72,10 +68,11 @@ def read_eval_ids(path: str | Path) -> list[str]:
         line = raw[:e.start].count(b"\n") + 1
         raise InputError(f"byte 0x{raw[e.start]:02X} is not valid UTF-8 (save the list as UTF-8)",
                          file=name, line=line, code="encoding") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    fast = _fast_ids(lines)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fast = _fast_ids(text)
     if fast is not None:
         return fast
+    lines = text.split("\n")
     reader = csv.reader(lines, strict=True)
     ids: list[str] = []
     first_line: dict[str, int] = {}

@@ -107,7 +107,7 @@ def write_fixed(src: str | Path, out: str | Path, task: str | Task | None = None
     if layout.delimiter != ",":
         changes.append(f"changed the delimiter from {layout.delimiter!r} to ','")
     id_name = layout.fields[layout.id_pos]
-    if id_name != task.id_column:
+    if id_name.strip() != task.id_column:
         changes.append(f"renamed the ID column {id_name!r} to {task.id_column!r}")
     stripped_names = [f for f in layout.fields if f != f.strip()]
     if stripped_names:

@@ -255,8 +255,9 @@ class _CsvChecker:
     def _build_regexes(self, layout: Layout):
         # Atomic groups (?>...) and possessive *+ stop the engine from backtracking into a
         # field once it matched: no field can match a shorter prefix and still be followed by
-        # the delimiter, so the language is unchanged and a failing row fails fast. The loose
-        # number is not atomic: its e-notation branch overlaps the plain ones.
+        # the delimiter, so the language is unchanged and a failing row fails fast. The number
+        # patterns use possessive repeats inside; the loose one's alternatives overlap ('1' and
+        # '1.5e-1'), so its alternation itself must stay backtrackable.
         if layout.n_fields > _MAX_FAST_FIELDS:  # compiling would take longer than checking
             return _no_match, _no_match
         d = re.escape(layout.delimiter)
@@ -267,7 +268,7 @@ class _CsvChecker:
             loose = f'(?:{LOOSE_NUMBER}|"{LOOSE_NUMBER}")'
         else:
             id_p = f'((?>[^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'  # non-empty, no surrounding space
-            other, strict, loose = f'[^"{d}]*+', f"(?>{STRICT_NUMBER})", LOOSE_NUMBER
+            other, strict, loose = f'[^"{d}]*+', STRICT_NUMBER, LOOSE_NUMBER
         num_positions = set(layout.value_pos.values())
         parts_s, parts_l = [], []
         for i in range(layout.n_fields):

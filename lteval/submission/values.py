@@ -18,8 +18,11 @@ MAX_DECIMALS = 8
 #: e-notation with a negative exponent (value < 1 for any one-digit mantissa).
 #: Digits are ASCII only (``[0-9]``): ``float()`` would accept other scripts' digits, CSV
 #: readers on the platform would not.
-STRICT_NUMBER = r"(?:0(?:\.[0-9]{0,8})?|1(?:\.0{0,8})?|\.[0-9]{1,8})"
-LOOSE_NUMBER = r"(?:0(?:\.[0-9]*)?|1(?:\.0*)?|\.[0-9]+|[0-9](?:\.[0-9]*)?[eE]-0*[1-9][0-9]*)"
+#: Possessive repeats (``*+``, ``?+``) never give characters back: a number cannot end early
+#: and still be followed by the delimiter, so the language is unchanged and matching is faster.
+STRICT_NUMBER = r"(?:0(?:\.[0-9]{0,8}+)?+|1(?:\.0{0,8}+)?+|\.[0-9]{1,8}+)"
+LOOSE_NUMBER = (r"(?:0(?:\.[0-9]*+)?+(?:[eE]-0*+[1-9][0-9]*+)?+|1(?:\.0*+)?+"
+                r"|[1-9](?:\.[0-9]*+)?+[eE]-0*+[1-9][0-9]*+|\.[0-9]++)")
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
