@@ -113,3 +113,17 @@ def test_pipeline_errors(tiny_run, tmp_path):
         run_stages(tmp_path, "tta", progress=False)
     with pytest.raises(ConfigError):
         run_pipeline("resnet50_bce+tta", out=root / "runs", overrides={**TINY, "crt.epochs": 3}, progress=False)
+
+
+def test_combos():
+    from lteval.posttrain.pipeline import COMBOS, all_combos, parse_combos
+
+    combos = all_combos()
+    assert len(combos) == len(set(combos)) == 24 and combos[0] == ""
+    for c in combos[1:]:
+        parse_name("x+" + c)  # every generated chain is valid
+    assert set(COMBOS) <= set(combos)
+    assert parse_combos(None) == [""] and parse_combos("default") == list(COMBOS)
+    assert parse_combos("crt, tta+calib,crt") == ["", "crt", "tta+calib"]
+    with pytest.raises(UsageError):
+        parse_combos("calib+tta")

@@ -39,7 +39,7 @@ from lteval.errors import ConfigError, OutputExistsError, UsageError, did_you_me
 from lteval.io.atomic import write_json_atomic
 
 __all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
-           "run_stages", "stage_dir", "run_grid", "COMBOS"]
+           "run_stages", "stage_dir", "run_grid", "COMBOS", "all_combos", "parse_combos"]
 
 STAGES = ("crt", "tau", "lws", "tta", "calib")
 _CLASSIFIER = ("crt", "tau", "lws")
@@ -75,6 +75,35 @@ def _defaults() -> dict[str, dict]:
         "tta": {"transforms": DEFAULT_TTA, "merge": "logits"},
         "calib": {"method": DEFAULT_METHOD, "thresholds": DEFAULT_THRESHOLDS},
     }
+
+
+def all_combos() -> list[str]:
+    """Every valid chain ("" = the base run alone): crt? (tau|lws)? tta? calib? — 24 in all."""
+    out = []
+    for crt in ("", "crt"):
+        for scale in ("", "tau", "lws"):
+            for tta in ("", "tta"):
+                for cal in ("", "calib"):
+                    out.append("+".join(s for s in (crt, scale, tta, cal) if s))
+    return out
+
+
+def parse_combos(text: str | None) -> list[str]:
+    """``--post`` value → chains: ``"all"`` (every chain), ``"default"`` (``COMBOS``) or a comma list
+    (the base run itself is always included, first)."""
+    if text is None or not str(text).strip():
+        return [""]
+    t = str(text).strip().lower()
+    if t == "all":
+        return all_combos()
+    if t == "default":
+        return list(COMBOS)
+    out = [""]
+    for c in (x.strip() for x in str(text).split(",")):
+        if c and c not in out:
+            parse_name("x+" + c)
+            out.append(c)
+    return out
 
 
 def list_stages() -> list[dict]:
@@ -213,18 +242,19 @@ class _Log:
 
 def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: str | Path = "runs",
                  overrides: dict | None = None, force: bool = False, progress: bool = True,
-                 device: str | None = None) -> Path:
+                 device: str | None = None, strict: bool = True) -> Path:
     """Run ``name`` (``base[+stage...]``): train or reuse the base run, add the missing stages.
 
     Returns the directory of the last stage (the base run directory when there is no stage).
     ``force`` redoes the post-training stages of the chain (the base run is reused, never retrained).
+    ``strict``: options given for a stage the name lacks are an error (else ignored, as in grids).
     """
     from lteval.train.registry import run_baseline
 
     base, stages = parse_name(name)
     base_ov, st_ov = split_overrides(overrides)
     unused = [s for s in st_ov if s not in stages]
-    if unused:
+    if unused and strict:
         raise ConfigError(f"--set {unused[0]}.… given but {name!r} has no {unused[0]!r} stage")
     opts = {s: stage_options(s, st_ov.get(s)) for s in stages}  # validate before training anything
     run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
@@ -311,7 +341,7 @@ def run_grid(names, combos=COMBOS, **kw) -> list[tuple[str, str, str]]:
         for c in combos:
             full = f"{n}+{c}" if c else n
             try:
-                results.append((full, "ok", str(run_pipeline(full, **kw))))
+                results.append((full, "ok", str(run_pipeline(full, strict=False, **kw))))
             except LtevalError as e:
                 results.append((full, "failed", str(e)))
             except Exception as e:  # keep going: report at the end
