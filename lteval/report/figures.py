@@ -74,7 +74,7 @@ def _compact(svg: str) -> str:
     return re.sub(r">\s+<", "><", svg)
 
 
-def to_svg(fig, *, prefix: str | None = None, title: str | None = None) -> str:
+def to_svg(fig, *, prefix: str | None = None, title: str | None = None, tight: bool = True) -> str:
     """Serialise ``fig`` to an inline-ready ``<svg>`` string and close it.
 
     The XML prolog, DOCTYPE and comments are dropped, every id gets a unique prefix,
@@ -83,7 +83,7 @@ def to_svg(fig, *, prefix: str | None = None, title: str | None = None) -> str:
     buf = io.StringIO()
     with _rc():  # svg.fonttype etc. are read when saving
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None},
-                    bbox_inches="tight", pad_inches=0.05)
+                    **({"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}))
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
@@ -136,12 +136,24 @@ def dumbbell(labels: Sequence[str], dev: Sequence[float | None], test: Sequence[
     interval excludes zero) and appends ``*`` to its label; ``sections`` lists
     ``(name, first_row)`` pairs drawn as separators (e.g. head / medium / tail).
     """
+    import textwrap
+
     n = len(labels)
     d, t = _nan(dev), _nan(test)
     sig = np.zeros(n, bool) if significant is None else np.asarray(significant, bool)
+    # fixed layout (no tight bbox pass: this figure is drawn once per run)
+    left = 0.25 + 0.078 * max((len(str(lab)) + 2 for lab in labels), default=4)
+    plot_w, right = 4.4, 0.85
+    width = left + plot_w + right
+    title_lines = textwrap.wrap(title, int(width * 13)) if title else []
+    top = 0.15 + 0.2 * len(title_lines)
+    bottom = 0.5
+    height = top + bottom + 0.2 * n + 0.2
     with _rc():
-        fig = _figure(6.4, 0.9 + 0.2 * n)
+        fig = _figure(width, height)
         ax = fig.add_subplot()
+        fig.subplots_adjust(left=left / width, right=(left + plot_w) / width,
+                            bottom=bottom / height, top=1 - top / height)
         y = np.arange(n)[::-1].astype(float)
         both = ~np.isnan(d) & ~np.isnan(t)
         for mask, colour, lw in ((both & ~sig, MUTED, 1.6), (both & sig, HIGHLIGHT, 3.0)):
@@ -170,9 +182,10 @@ def dumbbell(labels: Sequence[str], dev: Sequence[float | None], test: Sequence[
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
         ax.legend(loc="lower right", fontsize=8, frameon=True)
-        if title:
-            ax.set_title(title, loc="left")
-    return to_svg(fig, title=title or "dev vs test dumbbell")
+        if title_lines:
+            fig.text(0.01, 1 - 0.08 / height, "\n".join(title_lines), ha="left", va="top",
+                     fontsize=10)
+    return to_svg(fig, title=title or "dev vs test dumbbell", tight=False)
 
 
 def ap_vs_prevalence(prevalence: Sequence[float], series: Mapping[str, Sequence[float | None]], *,
@@ -212,11 +225,18 @@ def reliability(panels: Sequence[tuple[str, Mapping[str, np.ndarray]]], *,
     (mean predicted probability per bin), ``"accuracy"`` (observed positive rate per bin),
     ``"count"`` (entries per bin) and ``"edges"`` (bin edges, len + 1); empty bins are NaN.
     """
+    import textwrap
+
     k = max(1, len(panels))
+    ncols = k if k <= 3 else 4
+    nrows = math.ceil(k / ncols)
     with _rc():
-        fig = _figure(min(3.1 * k, 9.6), 3.3)
-        axes = fig.subplots(1, k, squeeze=False)[0]
-        for ax, (label, b) in zip(axes, panels):
+        fig = _figure(min(3.1 * ncols, 9.6) if k <= 3 else 9.6,
+                      3.3 if nrows == 1 else 2.45 * nrows + 0.3)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
+        for ax in axes[k:]:
+            ax.set_visible(False)
+        for i, (ax, (label, b)) in enumerate(zip(axes, panels)):
             conf = np.asarray(b["confidence"], float)
             acc = np.asarray(b["accuracy"], float)
             edges = np.asarray(b["edges"], float)
@@ -229,13 +249,25 @@ def reliability(panels: Sequence[tuple[str, Mapping[str, np.ndarray]]], *,
                     label="observed at mean probability")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
-            ax.set_aspect("equal")
-            ax.set_title(str(label), fontsize=9, loc="left")
-            ax.set_xlabel("predicted probability")
-        axes[0].set_ylabel("fraction positive")
+            if k <= 3:
+                ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
+            else:
+                ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+            if k <= 3:
+                ax.set_aspect("equal")
+            wrap = 34 if k <= 3 else 26
+            ax.set_title("\n".join(textwrap.wrap(str(label), wrap)[:3]),
+                         fontsize=9 if k <= 3 else 7.5, loc="left")
+            if i // ncols == nrows - 1 or i + ncols >= k:
+                ax.set_xlabel("predicted probability")
+                ax.xaxis.set_tick_params(labelbottom=True)
+            if i % ncols == 0:
+                ax.set_ylabel("fraction positive")
         axes[0].legend(fontsize=7, loc="upper left")
+        if k > 3:
+            fig.subplots_adjust(hspace=0.5, wspace=0.2, top=1 - 0.45 / (2.45 * nrows + 0.3))
         if title:
-            fig.suptitle(title, x=0.02, ha="left", fontsize=10)
+            fig.suptitle(title, x=0.02, y=1.0, ha="left", va="bottom", fontsize=10)
     return to_svg(fig, title=title or "reliability diagrams")
 
 

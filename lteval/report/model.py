@@ -339,12 +339,16 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     if not calibrated:
         rel_note = ("No run has a calibrated stage (post/…+calib), so there is no 'after': the "
                     "diagrams show each run as it is.")
+        panels = []
         for rr in results:
             a = arrays(rr)
             if a is not None:
-                rel.append({"name": rr.run.name, "svg": figures.reliability(
-                    [(f"{rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})", bins(a))],
-                    title=f"Reliability on {eval_split}, all N×C probabilities, 15 equal-width bins")})
+                panels.append((f"{rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})",
+                               bins(a)))
+        if panels:  # one small-multiples figure, shared axes
+            rel.append({"name": f"all runs ({len(panels)})", "svg": figures.reliability(
+                panels, title=f"Reliability on {eval_split}, all N×C probabilities, "
+                              "15 equal-width bins")})
 
     # PR curves for chosen classes
     if opts.pr_classes:
