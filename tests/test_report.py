@@ -325,6 +325,8 @@ def test_bad_inputs_give_clear_errors(tmp_path, two_runs):
     res = runner.invoke(app, ["report", str(a), "--pr-class", "Pneumothorx", "-o",
                               str(tmp_path / "x.html")])
     assert res.exit_code == 2 and "Pneumothorax" in res.output
+    res = runner.invoke(app, ["report", str(a), "--force", "-o", str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory" in res.output
     assert not (tmp_path / "x.html").exists()
     assert parse_pred_spec(f"n={a / 'predictions' / 'dev.csv'}:{a / 'predictions' / 'test.csv'}").test
 

@@ -55,6 +55,9 @@ def report(
     from lteval.io.atomic import check_writable
     from lteval.report import parse_pred_spec, render_report
 
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory; give the HTML file to write, e.g. "
+                         f"{output / 'report.html'}")
     check_writable(output, force)  # fail before any work
     sources: list = list(runs or [])
     sources += [parse_pred_spec(s) for s in (pred or [])]

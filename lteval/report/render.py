@@ -142,6 +142,9 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
     """
     from lteval.io.atomic import check_writable, write_text_atomic
 
+    if Path(out_path).is_dir():
+        raise UsageError(f"{out_path} is a directory; give the HTML file to write, e.g. "
+                         f"{Path(out_path) / 'report.html'}")
     out = check_writable(out_path, force)
     html = build_report(sources, dev_labels=dev_labels, test_labels=test_labels,
                         train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
