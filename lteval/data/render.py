@@ -131,6 +131,7 @@ class Canvas:
         self.lungs: dict[str, np.ndarray] = {}
         self.body = np.ones((size, size), np.float32)
         self.edge = max(1.2 / size, 0.008)                   # soft-edge width
+        self._weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- shapes (all return float32 masks in [0, 1]) ----
     def ramp(self, d, width=None):
@@ -169,17 +170,23 @@ class Canvas:
         thick = max(thick, 0.6 / self.size)
         return self.ramp(self.polyline_d(pts) - thick / 2, max(self.edge * 0.8, 0.8 / self.size))
 
+    def _interp(self, coords: np.ndarray, cells: int) -> np.ndarray:
+        """(len(coords), cells + 1) bilinear weights sampling a coarse grid at ``coords`` in [0, 1]."""
+        u = np.clip(coords, 0, 1) * cells
+        i0 = np.minimum(u.astype(int), cells - 1)
+        f = (u - i0).astype(np.float32)
+        w = np.zeros((len(coords), cells + 1), np.float32)
+        w[np.arange(len(coords)), i0] = 1 - f
+        w[np.arange(len(coords)), i0 + 1] = f
+        return w
+
     def smooth_noise(self, rng, cells=6):
         """Low-frequency noise in about [-1, 1] (bilinear upsampling of a coarse grid)."""
         g = rng.standard_normal((cells + 1, cells + 1)).astype(np.float32)
-        u = np.clip(self.X, 0, 1) * cells
-        v = np.clip(self.Y, 0, 1) * cells
-        i0 = np.minimum(u.astype(int), cells - 1)
-        j0 = np.minimum(v.astype(int), cells - 1)
-        fu, fv = u - i0, v - j0
-        a = g[j0, i0] * (1 - fu) + g[j0, i0 + 1] * fu
-        b = g[j0 + 1, i0] * (1 - fu) + g[j0 + 1, i0 + 1] * fu
-        return (a * (1 - fv) + b * fv) / 1.5
+        if cells not in self._weights:   # X varies along columns only, Y along rows only
+            self._weights[cells] = (self._interp(self.Y[:, 0], cells), self._interp(self.X[0], cells))
+        wy, wx = self._weights[cells]
+        return (wy @ g @ wx.T) / 1.5
 
 
 def _side_x(anat: Anatomy, side: str) -> float:
