@@ -214,3 +214,12 @@ def test_thresholds_json_round_trip():
         assert str(back.strategy) == strat
     with pytest.raises(InputError, match="fallback_classes"):
         Thresholds.from_dict({**th.to_dict(), "fallback_classes": [7]}, 3)
+
+
+def test_target_details_report_f1_consistent_with_sklearn():
+    y, s = _data(n=300, C=3, seed=11)
+    th = fit_thresholds(y, s, "recall@0.6")
+    pred = th.predict(s)
+    for c in range(3):
+        assert th.details["f1"][c] == pytest.approx(f1_score(y[:, c], pred[:, c]), abs=1e-12)
+        assert th.details["precision"][c] == pytest.approx(precision_score(y[:, c], pred[:, c]), abs=1e-12)

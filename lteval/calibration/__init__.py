@@ -17,11 +17,15 @@ from lteval.calibration.beta import BetaCalibration
 from lteval.calibration.isotonic import IsotonicCalibration
 from lteval.calibration.histogram import HistogramBinning
 
+from lteval.calibration.artifact import CalibrationArtifact, load_calibration
+from lteval.calibration.crossfit import CrossFitResult, cross_fit, evaluate, make_folds
+
 #: Method names in the order they are listed and ranked.
 METHODS: tuple[str, ...] = tuple(REGISTRY)
 
 __all__ = [
     "INPUT_KINDS", "METHODS", "REGISTRY", "Calibrator", "create_calibrator", "Identity",
     "TemperatureScaling", "PerClassTemperatureScaling", "PlattScaling", "BetaCalibration",
-    "IsotonicCalibration", "HistogramBinning",
+    "IsotonicCalibration", "HistogramBinning", "CalibrationArtifact", "load_calibration",
+    "CrossFitResult", "cross_fit", "evaluate", "make_folds",
 ]

@@ -77,6 +77,9 @@ class HistogramBinning(Calibrator):
             out[:, c] = self.values_[c][bin_index(p[:, c], self.edges_[c])]
         return out
 
+    # (A vectorised floor(p * B) with edge fix-ups was tried for uniform bins; the per-class
+    # searchsorted is as fast at 145,000 x 30 and has no rounding corner cases.)
+
     def _get_params(self):
         return {"edges": [e.tolist() for e in self.edges_], "values": [v.tolist() for v in self.values_]}
 

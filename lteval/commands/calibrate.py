@@ -120,7 +120,8 @@ def fit_command(
             def g(k):
                 v = det.get(k)
                 return v[i] if isinstance(v, list) and i < len(v) else None
-            fb = " (fallback)" if i in th.fallback_classes else ""
+            unmet = det.get("unmet", []) if isinstance(det.get("unmet"), list) else []
+            fb = " (fallback)" if i in th.fallback_classes else (" (unmet)" if i in unmet else "")
             t.add_row(c, f"{th.values[i]:.4g}{fb}", _f(g("f1")), _f(g("precision")), _f(g("recall")),
                       "—" if g("n_predicted") is None else str(g("n_predicted")))
         console.print(t)

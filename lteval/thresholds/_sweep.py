@@ -19,9 +19,10 @@ PLACEMENTS = ("midpoint", "score")
 
 @dataclass
 class Sweep:
-    """Sorted scores ``ss``, cumulative ``tp`` and predicted-count ``cnt``, and the valid-cut mask ``end``.
+    """Class-major: sorted scores ``ss``, cumulative ``tp``, valid-cut mask ``end``, all (C, n).
 
-    All (n, C); ``P`` (C,) positives per class.
+    ``cnt`` (n,) is the number predicted positive at each cut (1..n); ``P`` (C,)
+    the positives per class.
     """
 
     ss: np.ndarray
@@ -32,21 +33,25 @@ class Sweep:
 
     @property
     def n(self) -> int:
-        return self.ss.shape[0]
+        return self.ss.shape[1]
 
 
 def sweep(y: np.ndarray, s: np.ndarray) -> Sweep:
-    """The sorted sweep of labels ``y`` (n, C) over scores ``s`` (n, C)."""
-    order = np.argsort(-s, axis=0, kind="stable")
-    ss = np.take_along_axis(s, order, axis=0)
-    yy = np.take_along_axis(y, order, axis=0)
-    tp = np.cumsum(yy, axis=0, dtype=np.float64)
-    n = s.shape[0]
-    cnt = np.arange(1, n + 1, dtype=np.float64)[:, None]
-    end = np.empty(s.shape, dtype=bool)
-    end[:-1] = ss[1:] != ss[:-1]
-    end[-1] = True
-    return Sweep(ss, tp, np.broadcast_to(cnt, s.shape), end, tp[-1].copy())
+    """The sorted sweep of labels ``y`` (n, C) over scores ``s`` (n, C).
+
+    Sorting runs on class-major copies (each class contiguous). The sort need
+    not be stable: tied scores are only ever evaluated as a whole group.
+    """
+    st = np.ascontiguousarray(s.T)
+    order = np.argsort(-st, axis=1)
+    ss = np.take_along_axis(st, order, axis=1)
+    yy = np.take_along_axis(np.ascontiguousarray(y.T), order, axis=1)
+    tp = np.cumsum(yy, axis=1, dtype=np.float64)
+    n = st.shape[1]
+    end = np.empty(st.shape, dtype=bool)
+    np.not_equal(ss[:, 1:], ss[:, :-1], out=end[:, :-1])
+    end[:, -1] = True
+    return Sweep(ss, tp, np.arange(1, n + 1, dtype=np.float64), end, tp[:, -1].copy())
 
 
 def threshold_at(ss: np.ndarray, i: int, placement: str = "midpoint") -> float:

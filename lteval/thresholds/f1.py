@@ -1,7 +1,7 @@
 """F1-optimal thresholds, exact: per class, and one global threshold.
 
-Per class, F1 = 2 TP / (TP + FP + P) is evaluated at every distinct score
-(one sort per class, :mod:`._sweep`) and the best cut is taken; when several
+Per class, F1 = 2 TP / (TP + FP + P) is evaluated at every distinct score that
+can be optimal (one sort per class) and the best cut is taken; when several
 cuts reach the same F1 the highest threshold (fewest predicted positives) wins
 and ``n_optimal`` says how many there were. A class with no positives in the
 fitting data has F1 = 0 at every threshold: it gets the ``fallback`` value and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.thresholds._sweep import PLACEMENTS, sweep, threshold_at, tie_size
+from lteval.thresholds._sweep import PLACEMENTS, threshold_at, tie_size
 from lteval.thresholds.base import Strategy, Thresholds, check_inputs
 from lteval.errors import UsageError
 
@@ -27,36 +27,68 @@ def _check_placement(placement: str) -> None:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
 
 
+def _best_f1_cut(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float, int]:
+    """Best F1 cut of one class from its sorted (ascending) positive and negative scores.
+
+    Only a distinct *positive* score can be the lowest included score of an
+    F1-optimal cut (dropping a trailing group of negatives only raises F1), so
+    the candidates are the distinct positive scores; TP and FP at each come
+    from binary searches. Returns ``(threshold_score, tp, fp, n_optimal)`` for
+    the highest-scoring best cut.
+    """
+    P = pos.size
+    cand = np.unique(pos)[::-1]  # descending distinct positive scores
+    tp = P - np.searchsorted(pos, cand, side="left")
+    fp = neg.size - np.searchsorted(neg, cand, side="left")
+    f1 = 2.0 * tp / (tp + fp + P)
+    fmax = f1.max()
+    opt = np.flatnonzero(f1 == fmax)
+    j = int(opt[0])
+    return float(cand[j]), float(tp[j]), float(fp[j]), int(opt.size)
+
+
 def f1_thresholds(y, scores, *, fallback: float = 0.5, placement: str = "midpoint") -> Thresholds:
-    """Per-class thresholds maximising F1 on ``(y, scores)`` (n, C), exactly."""
+    """Per-class thresholds maximising F1 on ``(y, scores)`` (n, C), exactly.
+
+    One sort per class (its scores split into positives and negatives, each
+    sorted once); F1 at every distinct positive score from binary searches.
+    """
     _check_placement(placement)
     y, s = check_inputs(y, scores)
-    sw = sweep(y, s)
     C = s.shape[1]
-    P = sw.P
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(sw.end, 2.0 * sw.tp / (sw.cnt + P), -1.0)
-    best = np.argmax(f1, axis=0)
-    fmax = f1[best, np.arange(C)]
+    st = np.ascontiguousarray(s.T)
+    pos_mask = np.ascontiguousarray(y.T) > 0
     values = np.empty(C)
     det = {k: [] for k in ("f1", "precision", "recall", "n_predicted", "tie_size", "n_optimal")}
     fallback_classes = []
     for c in range(C):
-        if P[c] == 0:
+        pos = np.sort(st[c][pos_mask[c]])
+        if pos.size == 0:
             values[c] = fallback
             fallback_classes.append(c)
             for k in det:
                 det[k].append(None)
             continue
-        i = int(best[c])
-        values[c] = threshold_at(sw.ss[:, c], i, placement)
-        tp, cnt = float(sw.tp[i, c]), float(sw.cnt[i, c])
-        det["f1"].append(float(fmax[c]))
-        det["precision"].append(tp / cnt)
-        det["recall"].append(tp / float(P[c]))
-        det["n_predicted"].append(int(cnt))
-        det["tie_size"].append(tie_size(sw.ss[:, c], i))
-        det["n_optimal"].append(int(np.count_nonzero(f1[:, c] == fmax[c])))
+        neg = np.sort(st[c][~pos_mask[c]])
+        t, tp, fp, n_opt = _best_f1_cut(pos, neg)
+        # next lower distinct score (for the midpoint) and the size of the tie at t
+        below = [a[i - 1] for a, i in ((pos, np.searchsorted(pos, t, "left")),
+                                       (neg, np.searchsorted(neg, t, "left"))) if i > 0]
+        if placement == "midpoint" and below:
+            lo = float(max(below))
+            mid = 0.5 * (t + lo)
+            values[c] = mid if lo < mid <= t else t
+        else:
+            values[c] = t
+        tie = int(np.searchsorted(pos, t, "right") - np.searchsorted(pos, t, "left")
+                  + np.searchsorted(neg, t, "right") - np.searchsorted(neg, t, "left"))
+        P = float(pos.size)
+        det["f1"].append(2.0 * tp / (tp + fp + P))
+        det["precision"].append(tp / (tp + fp))
+        det["recall"].append(tp / P)
+        det["n_predicted"].append(int(tp + fp))
+        det["tie_size"].append(tie)
+        det["n_optimal"].append(n_opt)
     notes = []
     if fallback_classes:
         notes.append(f"{len(fallback_classes)} class(es) without positives in the fitting data "
@@ -73,7 +105,7 @@ def global_threshold(y, scores, *, average: str = "macro", placement: str = "mid
     n, C = s.shape
     flat = s.ravel()
     yv = y.ravel()
-    order = np.argsort(-flat, kind="stable")
+    order = np.argsort(-flat)  # ties are only evaluated as whole groups: any order will do
     s_o = flat[order]
     y_o = yv[order]
     P = y.sum(axis=0)

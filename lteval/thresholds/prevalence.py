@@ -26,11 +26,11 @@ def prevalence_thresholds(scores, prevalence, *, placement: str = "midpoint") ->
         raise InputError(f"prevalence has {pi.size} entries, expected {C} (one per class)")
     if not np.isfinite(pi).all() or (pi < 0).any() or (pi > 1).any():
         raise InputError("prevalence values must be fractions in [0, 1]")
-    ss = -np.sort(-s, axis=0)
+    ss = -np.sort(-np.ascontiguousarray(s.T), axis=1)  # class-major, descending
     values = np.empty(C)
     det = {k: [] for k in ("prevalence", "target_count", "n_predicted", "tie_size")}
     for c in range(C):
-        col = ss[:, c]
+        col = ss[c]
         ends = np.r_[-1, np.flatnonzero(np.r_[col[1:] != col[:-1], True])]
         cnt = ends + 1.0
         m = pi[c] * n

@@ -30,7 +30,7 @@ def target_thresholds(y, scores, *, metric: str, target: float, fallback: float 
     sw = sweep(y, s)
     C = s.shape[1]
     values = np.empty(C)
-    det = {k: [] for k in ("precision", "recall", "n_predicted", "tie_size", "met")}
+    det = {k: [] for k in ("f1", "precision", "recall", "n_predicted", "tie_size", "met")}
     fallback_classes, unmet = [], []
     for c in range(C):
         P = float(sw.P[c])
@@ -40,9 +40,9 @@ def target_thresholds(y, scores, *, metric: str, target: float, fallback: float 
             for k in det:
                 det[k].append(None)
             continue
-        ends = np.flatnonzero(sw.end[:, c])
-        tp = sw.tp[ends, c]
-        cnt = sw.cnt[ends, c]
+        ends = np.flatnonzero(sw.end[c])
+        tp = sw.tp[c, ends]
+        cnt = sw.cnt[ends]
         prec = tp / cnt
         if metric == "precision":
             ok = prec >= target
@@ -56,11 +56,12 @@ def target_thresholds(y, scores, *, metric: str, target: float, fallback: float 
             ok = tp >= target * P - 1e-9 * P
             j = int(np.flatnonzero(ok)[0])
         i = int(ends[j])
-        values[c] = threshold_at(sw.ss[:, c], i, placement)
+        values[c] = threshold_at(sw.ss[c], i, placement)
+        det["f1"].append(float(2.0 * tp[j] / (cnt[j] + P)))
         det["precision"].append(float(prec[j]))
         det["recall"].append(float(tp[j] / P))
         det["n_predicted"].append(int(cnt[j]))
-        det["tie_size"].append(tie_size(sw.ss[:, c], i))
+        det["tie_size"].append(tie_size(sw.ss[c], i))
         det["met"].append(c not in unmet)
     det["unmet"] = unmet
     notes = []
