@@ -120,10 +120,14 @@ class Collector:
         return any(sev == "error" for sev, _ in self._groups)
 
     def problems(self, severity: str) -> list[Problem]:
+        """Problems of one severity: groups ordered by the line of their first example (those
+        without a line last, in the order found), examples first, then the summary."""
         out: list[Problem] = []
-        for (sev, code), (examples, n_more, first, last, unit) in self._groups.items():
-            if sev != severity:
-                continue
+        groups = [(k, g) for k, g in self._groups.items() if k[0] == severity]
+        big = float("inf")
+        groups.sort(key=lambda kg: kg[1][0][0].line if kg[1][0] and kg[1][0][0].line is not None
+                    else big)
+        for (sev, code), (examples, n_more, first, last, unit) in groups:
             out.extend(examples)
             if n_more:
                 span = f" (lines {first}-{last})" if first is not None and first != last else ""

@@ -105,7 +105,11 @@ class LineReader:
     """
 
     def __init__(self, stream: BinaryIO, on_problem: Callable[..., None],
-                 block_bytes: int = BLOCK_BYTES, max_bytes: int | None = None) -> None:
+                 block_bytes: int = BLOCK_BYTES, max_bytes: int | None = None,
+                 first_line: int = 0, at_start: bool = True) -> None:
+        """``first_line``: lines before the stream's position (for reported line numbers);
+        ``at_start``: the stream starts at the beginning of the file (look for a BOM and the
+        line-ending style)."""
         self.stream = stream
         self.on_problem = on_problem
         self.block_bytes = block_bytes
@@ -115,15 +119,22 @@ class LineReader:
         self.crlf = False
         self.truncated = False
         self.n_bad_lines = 0
-        self._lines_before = 0  # lines fully delivered before the current block
+        self._lines_before = first_line  # lines fully delivered before the current block
+        self._at_start = at_start
+        self.last_block_lines = 0  # lines in the block yielded last
 
     def _read(self) -> bytes:
         return self.stream.read(self.block_bytes)
 
     def blocks(self) -> Iterator[list[str]]:
         """Yield lists of decoded lines, block by block."""
+        for text in self.text_blocks():
+            yield text.split("\n")
+
+    def text_blocks(self) -> Iterator[str]:
+        """Yield decoded blocks of whole lines, joined by ``\\n`` (no trailing newline)."""
         rest = b""
-        first = True
+        first = self._at_start
         total = 0
         while True:
             chunk = self._read()
@@ -162,20 +173,20 @@ class LineReader:
         if rest:
             yield self._decode(rest)
 
-    def _decode(self, block: bytes) -> list[str]:
+    def _decode(self, block: bytes) -> str:
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError:
-            lines = self._decode_lines(block.split(b"\n"))
+            text = "\n".join(self._decode_lines(block.split(b"\n")))
         else:
             if "\r" in text:
                 self.crlf = True
                 text = text.replace("\r\n", "\n")
                 if text.endswith("\r"):
                     text = text[:-1]
-            lines = text.split("\n")
-        self._lines_before += len(lines)
-        return lines
+        self.last_block_lines = text.count("\n") + 1
+        self._lines_before += self.last_block_lines
+        return text
 
     def _decode_lines(self, raw_lines: list[bytes]) -> list[str]:
         out = []
