@@ -23,7 +23,8 @@ Merging the T outputs of one image (``MERGES``), per class:
 
 Every merge returns logits whose sigmoid is the merged probability, computed in log space so that
 they stay finite and exact (no clipping of probabilities). ``tta_predict`` is batched: each
-transform is one forward pass over a batch.
+transform is one forward pass over a batch. Parsing specs and merging need no torch (torch is imported
+by the functions that run a model).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from lteval.errors import ConfigError, did_you_mean
 
@@ -119,10 +118,13 @@ def describe_tta(transforms: list[Transform]) -> list[str]:
     return [t.name for t in transforms]
 
 
-def apply_transform(x: torch.Tensor, t: Transform) -> torch.Tensor:
-    """``x`` (B, C, H, W) → the transformed batch (same shape). Identity returns ``x`` itself."""
+def apply_transform(x, t: Transform):
+    """``x`` (B, C, H, W) tensor → the transformed batch (same shape). Identity returns ``x`` itself."""
     if t.is_identity:
         return x
+    import torch
+    import torch.nn.functional as F
+
     if t.flip:
         x = torch.flip(x, dims=[3])
     if t.a != 1.0 or t.tx != 0.0 or t.ty != 0.0:
@@ -170,21 +172,28 @@ def merge_logits(z, merge: str = "logits") -> np.ndarray:
     return np.where(np.isfinite(lq), lp - lq, z.mean(axis=0))
 
 
-@torch.inference_mode()
 def tta_predict(model, loader, transforms: list[Transform] | str | None = "identity", *,
-                merge: str = "logits", to_logits=None, device: str | torch.device = "cpu",
-                amp_dtype: torch.dtype | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+                merge: str = "logits", to_logits=None, device="cpu", amp_dtype=None,
+                progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Run ``model`` over ``loader`` (batches ``(image, target, image_id)``) once per transform.
 
     Returns ``(ids (n,), logits (n, C) float64)``: per transform the evaluation logits
     ``to_logits(model(t(x)))`` (``to_logits`` defaults to the identity), merged by ``merge``.
     The model is put in eval mode (and left so). ``progress(n_done)`` is called per batch.
     """
+    import torch
+
     if transforms is None or isinstance(transforms, str):
         transforms = parse_tta(transforms)
     m = _check_merge(merge)
+    with torch.inference_mode():
+        return _predict(model, loader, transforms, m, to_logits, torch.device(device), amp_dtype, progress)
+
+
+def _predict(model, loader, transforms, m, to_logits, device, amp_dtype, progress):
+    import torch
+
     model.eval()
-    device = torch.device(device)
     ids: list[str] = []
     chunks: list[np.ndarray] = []
     for batch in loader:
