@@ -94,8 +94,8 @@ def test_multiline_quoted_field_falls_back_to_serial(tmp_path, monkeypatch):
 
 def test_auto_workers(monkeypatch):
     monkeypatch.delenv("LTEVAL_VALIDATE_WORKERS", raising=False)
-    assert auto_workers(1000) == 1
+    assert auto_workers(10**12) == 1  # opt-in
     monkeypatch.setenv("LTEVAL_VALIDATE_WORKERS", "3")
-    assert auto_workers(1000) == 3
+    assert auto_workers(10**12) == 3 and auto_workers(1000) == 1  # small files stay serial
     monkeypatch.setenv("LTEVAL_VALIDATE_WORKERS", "junk")
     assert auto_workers(10**12) == 1

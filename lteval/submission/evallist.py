@@ -10,6 +10,7 @@ column is read as one ID a line, with or without a header line.
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 from lteval.errors import InputError, UsageError
@@ -25,18 +26,21 @@ _ONE_COLUMN_HEADERS = {"imageid", "image_id", "dicom_id", "id", "ids", "image", 
 def _fast_ids(text: str) -> list[str] | None:
     """The IDs when the file is plain (no quotes, ID first, the header's field count on every
     line, no blank line inside, no empty, padded or repeated ID); None to take the careful path."""
-    header, _, body = text.partition("\n")
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
     if '"' in text or not (header.startswith((ID_COLUMN + ",", "dicom_id,"))
                            or header in _ID_NAMES):
         return None
-    body = body.rstrip("\n")
-    if not body:
+    lines = text.split("\n")  # no copy of the body: one list of lines
+    while lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) < 2:
         return None
     n = header.count(",")
-    lines = body.split("\n")
-    if not all(line.count(",") == n for line in lines):
+    if not all(line.count(",") == n for line in itertools.islice(lines, 1, None)):
         return None
-    ids = [line.partition(",")[0] for line in lines]
+    ids = [line.partition(",")[0] for line in itertools.islice(lines, 1, None)]
+    del lines
     if not all(ids) or any(i != i.strip() for i in ids) or len(set(ids)) != len(ids):
         return None
     return ids
@@ -68,6 +72,7 @@ def read_eval_ids(path: str | Path) -> list[str]:
         line = raw[:e.start].count(b"\n") + 1
         raise InputError(f"byte 0x{raw[e.start]:02X} is not valid UTF-8 (save the list as UTF-8)",
                          file=name, line=line, code="encoding") from None
+    del raw  # the list can be large (1,000,000 IDs): keep one copy of it
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fast = _fast_ids(text)
     if fast is not None:
