@@ -113,7 +113,8 @@ def main() -> None:
              ("repr (17 digits)", "repr", 0.0, None),
              ("8 decimals, 1% rows broken", "8dec", 0.01, None)]
     print(f"lteval validate benchmark: {a.rows:,} rows x {len(CLASSES)} classes, "
-          f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+          f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
     print("peak MB = main process + number of workers x the largest worker (an upper bound of "
           "the total); cpu s includes the workers")
     print(f"{'case':<31} {'file MB':>8} {'exit':>4} {'wall s':>7} {'cpu s':>7} {'peak MB':>8} "
@@ -141,9 +142,14 @@ def main() -> None:
     if not a.keep:
         for sub in made.values():
             sub.unlink()
-    ok = all(m["wall"] < 10 and peak < 1024 for name, m, peak in results if "broken" not in name)
-    print(f"requirement (valid files, < 10 s and < 1 GB): {'met' if ok else 'NOT met'}; "
-          "ratio = lteval wall time / pandas.read_csv wall time (pandas checks nothing)")
+    valid = [(m, peak) for name, m, peak in results if "broken" not in name and "opt-in" not in name]
+    ok_wall = all(m["wall"] < 10 and peak < 1024 for m, peak in valid)
+    ok_cpu = all(m["cpu"] < 10 and peak < 1024 for m, peak in valid)
+    print(f"requirement (valid files, default path, < 10 s and < 1 GB): wall time "
+          f"{'met' if ok_wall else 'NOT met'}, CPU time {'met' if ok_cpu else 'NOT met'} "
+          f"(load average {os.getloadavg()[0]:.1f} at the end: on a busy machine wall time "
+          "exceeds CPU time)")
+    print("ratio = lteval wall time / pandas.read_csv wall time (pandas parses, checks nothing)")
     if a.keep:
         print(f"files kept in {tmp}")
     else:
