@@ -84,7 +84,7 @@ class TrainConfig:
     channels_last: str = "auto"              # auto (on with CUDA) | on | off
     compile: bool = False
     eval_batch_size: int = 256
-    num_workers: int = 0
+    num_workers: int = -1                    # data-loader processes; -1 = auto (0 on CPU, up to 8 per GPU)
     checkpoint_every_steps: int = 0          # also checkpoint every N optimiser steps (0 = epoch ends only)
 
     def to_dict(self) -> dict:
@@ -254,7 +254,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     need(cfg.patience >= 0, "patience", ">= 0")
     need(16 <= cfg.image_size <= 2048, "image_size", "between 16 and 2048 pixels")
     need(cfg.images_per_epoch >= 0, "images_per_epoch", ">= 0 (0 = all)")
-    need(cfg.num_workers >= 0, "num_workers", ">= 0")
+    need(cfg.num_workers >= -1, "num_workers", ">= 0, or -1 for auto")
     need(cfg.checkpoint_every_steps >= 0, "checkpoint_every_steps", ">= 0")
     need(0 <= cfg.drop_rate < 1, "drop_rate", "in [0, 1)")
     need(len(cfg.split_fractions) == 3 and abs(sum(cfg.split_fractions) - 1) < 1e-6

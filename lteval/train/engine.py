@@ -28,6 +28,7 @@ which is what makes mid-epoch resume exact with any number of data-loader worker
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -47,7 +48,7 @@ from lteval.train import rundir as rd
 from lteval.train.config import TrainConfig, lteval_home, synth_params
 from lteval.train.distributed import DistInfo, all_gather_object, barrier, init_distributed
 
-__all__ = ["train", "open_data", "build_run", "TrainState"]
+__all__ = ["train", "open_data", "build_run", "TrainState", "Stepper"]
 
 #: Fault injection for the resume tests: SIGKILL this process right after this optimiser step.
 FAULT_ENV = "LTEVAL_FAULT_KILL_AFTER_STEP"
@@ -277,6 +278,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
         device = torch.device("cpu")
     amp_dtype = _amp_dtype(cfg, device)
     chl = _channels_last(cfg, device)
+    workers = cfg.num_workers
+    if workers < 0:
+        workers = 0 if device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) // dist.world_size - 1))
     log = _Log(main and progress, _use_progress(progress))
     try:
         # ---------------------------------------------------------------- data
@@ -348,6 +352,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
             train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
+        stepper = Stepper(train_model, model, loss, opt, sched, scaler, ema, device=device, amp_dtype=amp_dtype,
+                          channels_last=chl, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip)
 
         def checkpoint(path_state: TrainState):
             rngs = all_gather_object(_rng_state())
@@ -386,39 +392,19 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
             keys = [(p * dist.world_size + dist.rank, int(i)) for p, i in enumerate(idx.tolist())][start:]
             g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             loader = DataLoader(_TrainView(train_ds, cfg.seed, epoch), batch_size=cfg.batch_size, sampler=keys,
-                                num_workers=cfg.num_workers, drop_last=True, generator=g,
+                                num_workers=workers, drop_last=True, generator=g,
                                 pin_memory=device.type == "cuda")
             train_model.train()
             log.start(f"epoch {epoch + 1}/{cfg.epochs}", micro_total, st.batch)
             t0, seen = time.time(), 0
             for x, y, _ in loader:
-                x = x.to(device, non_blocking=True)
-                y = y.to(device, non_blocking=True)
-                if chl:
-                    x = x.contiguous(memory_format=torch.channels_last)
                 last_micro = (st.batch + 1) % accum == 0
-                sync = dist.enabled and not last_micro
-                ctx = train_model.no_sync() if sync else _null()
-                with ctx:
-                    from lteval.train.predict import autocast_context
-                    with autocast_context(device, amp_dtype):
-                        out = train_model(x)
-                    value = loss(out.float(), y)
-                    scaler.scale(value / accum).backward()
-                st.loss_sum += float(value.detach())
+                value = stepper.micro_step(x, y, last_micro)
+                st.loss_sum += value
                 st.loss_count += 1
                 st.batch += 1
                 seen += len(x)
                 if last_micro:
-                    if cfg.grad_clip > 0:
-                        scaler.unscale_(opt)
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
-                    opt.zero_grad(set_to_none=True)
-                    sched.step()
-                    if ema is not None:
-                        ema.update(model)
                     st.global_step += 1
                     if cfg.checkpoint_every_steps and st.global_step % cfg.checkpoint_every_steps == 0 \
                             and st.batch < micro_total:
@@ -432,7 +418,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
             # ------------------------------------------------------------ validation and selection
             emodel = _eval_model(parts)
             raw = predict_raw(emodel, val_ds, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype,
-                              channels_last=chl, num_workers=cfg.num_workers, rank=dist.rank,
+                              channels_last=chl, num_workers=workers, rank=dist.rank,
                               world_size=dist.world_size)
             _, probs = outputs(loss, raw)
             vmap, vauc = _val_map(y_val, probs)
@@ -473,7 +459,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
         summary = {}
         for split, ids, y in eval_sets:
             raw = predict_raw(emodel, eval_ds(ids), batch_size=cfg.eval_batch_size, device=device,
-                              amp_dtype=amp_dtype, channels_last=chl, num_workers=cfg.num_workers, rank=dist.rank,
+                              amp_dtype=amp_dtype, channels_last=chl, num_workers=workers, rank=dist.rank,
                               world_size=dist.world_size)
             logits, _ = outputs(loss, raw)
             if main:
@@ -494,9 +480,41 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
         log.close()
 
 
-class _null:
-    def __enter__(self):
-        return self
+class Stepper:
+    """One training micro-step: forward (autocast), loss, backward (scaled by 1/grad_accum) and, on
+    the last micro-batch of an accumulation group, clip, optimiser step, schedule step, EMA update.
+    DDP gradient synchronisation is skipped on the other micro-batches. The benchmark
+    (benchmarks/train_throughput.py) times exactly this against a plain loop."""
 
-    def __exit__(self, *a):
-        return False
+    def __init__(self, train_model, model, loss, opt, sched, scaler, ema=None, *, device, amp_dtype=None,
+                 channels_last=False, grad_accum=1, grad_clip=0.0):
+        self.train_model, self.model, self.loss, self.opt, self.sched = train_model, model, loss, opt, sched
+        self.scaler, self.ema, self.device, self.amp_dtype = scaler, ema, device, amp_dtype
+        self.channels_last, self.accum, self.clip = channels_last, int(grad_accum), float(grad_clip)
+        self.ddp = hasattr(train_model, "no_sync")
+
+    def micro_step(self, x, y, last_micro: bool = True) -> float:
+        """Train on one batch ``x`` (B, 1, H, W), ``y`` (B, C); return the batch loss."""
+        from lteval.train.predict import autocast_context
+
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        ctx = self.train_model.no_sync() if (self.ddp and not last_micro) else contextlib.nullcontext()
+        with ctx:
+            with autocast_context(self.device, self.amp_dtype):
+                out = self.train_model(x)
+            value = self.loss(out.float(), y)
+            self.scaler.scale(value / self.accum if self.accum > 1 else value).backward()
+        if last_micro:
+            if self.clip > 0:
+                self.scaler.unscale_(self.opt)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.opt.zero_grad(set_to_none=True)
+            self.sched.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
+        return float(value.detach())
