@@ -48,6 +48,8 @@ def files(tmp_path_factory):
     cols = list(rng.permutation(C))
     _write(d / "dev_preds.csv", ["ImageID", *[CLASSES[j] for j in cols]],
            [[ids[i], *[repr(float(p[i, j])) for j in cols]] for i in order])
+    _write(d / "dev_logits.csv", ["ImageID", *CLASSES],
+           [[i, *map(repr, r)] for i, r in zip(ids, np.log(p / (1 - p)).tolist())])
     tids, _, tp = make(300, "test")
     _write(d / "test_preds.csv", ["ImageID", *CLASSES], [[i, *map(repr, r)] for i, r in zip(tids, tp.tolist())])
     _write(d / "test_logits.csv", ["ImageID", *CLASSES],
@@ -157,3 +159,22 @@ def test_apply_rejects_a_malformed_calibration_file(files, tmp_path):
     r = runner.invoke(app, ["calibrate", "apply", str(bad), str(files / "test_preds.csv"), "-o",
                             str(tmp_path / "o.csv")])
     assert r.exit_code == 1 and "missing field" in r.output and "Traceback" not in r.output
+
+
+def test_logits_fit_and_apply(files, tmp_path):
+    calib = tmp_path / "l.json"
+    r = runner.invoke(app, ["calibrate", "fit", str(files / "dev_logits.csv"), "-l", str(files / "dev_labels.csv"),
+                            "-m", "platt", "--input", "logits", "--thresholds", "global", "-o", str(calib)])
+    assert r.exit_code == 0, r.output
+    assert load_calibration(calib).calibrator.input == "logits"
+    out = tmp_path / "o.csv"
+    r = runner.invoke(app, ["calibrate", "apply", str(calib), str(files / "test_logits.csv"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    q = read_predictions(out, "cxrlt2026-task1").p  # probabilities in [0, 1]
+    ref = read_predictions(files / "test_logits.csv", "cxrlt2026-task1", kind="logits").p
+    np.testing.assert_allclose(q, load_calibration(calib).calibrator.transform(ref))
+    # the same model fitted on probabilities gives the same calibrated output
+    calib_p = tmp_path / "p.json"
+    runner.invoke(app, ["calibrate", "fit", str(files / "dev_preds.csv"), "-l", str(files / "dev_labels.csv"),
+                        "-m", "platt", "--input", "probs", "-o", str(calib_p)])
+    np.testing.assert_allclose(load_calibration(calib_p).calibrator.transform(expit(ref)), q, atol=1e-8)

@@ -36,11 +36,23 @@ def _f1_at(y, s, thresholds):
     return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
 
 
-def test_vectorised_reference_f1_equals_sklearn():
+def _prec_rec_at(y, s, thresholds):
+    """Precision and recall (zero_division=0) of ``s >= t`` for each t, vectorised."""
+    pred = s[:, None] >= np.asarray(thresholds)[None, :]
+    tp = (pred & (y[:, None] > 0)).sum(axis=0)
+    npred = pred.sum(axis=0)
+    return np.where(npred > 0, tp / np.maximum(npred, 1), 0.0), tp / max(y.sum(), 1)
+
+
+def test_vectorised_references_equal_sklearn():
     y, s = _data(n=200, C=1, seed=9)
     grid = np.linspace(0, 1, 100)
-    ref = [f1_score(y[:, 0], (s[:, 0] >= t).astype(int), zero_division=0) for t in grid]
-    np.testing.assert_allclose(_f1_at(y[:, 0], s[:, 0], grid), ref, atol=1e-15)
+    pred = [(s[:, 0] >= t).astype(int) for t in grid]
+    np.testing.assert_allclose(_f1_at(y[:, 0], s[:, 0], grid),
+                               [f1_score(y[:, 0], q, zero_division=0) for q in pred], atol=1e-15)
+    prec, rec = _prec_rec_at(y[:, 0], s[:, 0], grid)
+    np.testing.assert_allclose(prec, [precision_score(y[:, 0], q, zero_division=0) for q in pred], atol=1e-15)
+    np.testing.assert_allclose(rec, [recall_score(y[:, 0], q) for q in pred], atol=1e-15)
 
 
 def test_f1_thresholds_equal_brute_force():
@@ -48,7 +60,7 @@ def test_f1_thresholds_equal_brute_force():
     th = fit_thresholds(y, s, "f1")
     _, _, f1 = precision_recall_f1(y, s, th.values)
     for c in range(s.shape[1]):
-        best = _brute_f1(y[:, c], s[:, c])
+        best = _brute_f1(y[:, c], s[:, c]) if c == 0 else _f1_at(y[:, c], s[:, c], np.unique(s[:, c])).max()
         assert f1[c] == pytest.approx(best, abs=1e-12)
         assert th.details["f1"][c] == pytest.approx(best, abs=1e-12)
         # the threshold never splits tied scores: score placement reproduces the same predictions
@@ -152,8 +164,9 @@ def test_precision_target_gives_most_recall_then_highest_threshold(target):
     y, s = _data(n=300, C=4, seed=4)
     th = fit_thresholds(y, s, f"precision@{target}")
     for c in range(4):
-        cands = [(recall_score(y[:, c], (s[:, c] >= t).astype(int)), t) for t in np.unique(s[:, c])
-                 if precision_score(y[:, c], (s[:, c] >= t).astype(int), zero_division=0) >= target]
+        ts = np.unique(s[:, c])
+        prec, rec = _prec_rec_at(y[:, c], s[:, c], ts)
+        cands = [(r, t) for p_, r, t in zip(prec, rec, ts) if p_ >= target]
         pred = th.predict(s)[:, c]
         if cands:
             assert c not in th.details["unmet"]
@@ -170,8 +183,9 @@ def test_recall_target_is_the_highest_threshold_reaching_it(target):
     y, s = _data(n=300, C=4, seed=5)
     th = fit_thresholds(y, s, f"recall@{target}")
     for c in range(4):
-        highest = max(t for t in np.unique(s[:, c])
-                      if recall_score(y[:, c], (s[:, c] >= t).astype(int)) >= target - 1e-12)
+        ts = np.unique(s[:, c])
+        _, rec = _prec_rec_at(y[:, c], s[:, c], ts)
+        highest = max(t for r, t in zip(rec, ts) if r >= target - 1e-12)
         np.testing.assert_array_equal(th.predict(s)[:, c], s[:, c] >= highest)
 
 

@@ -35,8 +35,8 @@ def _grad_hess(z: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return g, np.einsum("cn,cn->c", p, z)
 
 
-def _fit_inverse_temperature(z: np.ndarray, y: np.ndarray, max_iter: int = 100
-                             ) -> tuple[np.ndarray, np.ndarray]:
+def _fit_inverse_temperature(z: np.ndarray, y: np.ndarray, max_iter: int = 100,
+                             warm_start_rows: int = 32768) -> tuple[np.ndarray, np.ndarray]:
     """(C,) inverse temperatures maximising the likelihood of each column of (n, C) arrays.
 
     The NLL is convex in w = 1/T, so its derivative is increasing in w: Newton
@@ -44,14 +44,20 @@ def _fit_inverse_temperature(z: np.ndarray, y: np.ndarray, max_iter: int = 100
     bracket (bisection in log w when a step leaves it), find the root to
     ~1e-12 relative without evaluating the loss itself (one sigmoid pass per
     iteration, typically 4-6). A root outside ``INV_T_BOUNDS`` stops at the
-    bound (reported as not converged).
+    bound (reported as not converged). With more than ``4 * warm_start_rows``
+    rows, the root on an evenly strided subsample is the starting point
+    (2-3 full passes instead of ~8; same root).
     """
     lo, hi = INV_T_BOUNDS
+    w0 = np.ones(z.shape[1])
+    if warm_start_rows and z.shape[0] > 4 * warm_start_rows:
+        stride = z.shape[0] // warm_start_rows
+        w0, _ = _fit_inverse_temperature(z[::stride], y[::stride], max_iter, 0)
     zt = np.ascontiguousarray(z.T)
     yt = np.ascontiguousarray(y.T)
     C = zt.shape[0]
     scale = np.abs(zt).sum(axis=1) + 1e-300  # |g| below 1e-13 of this: flat to machine precision
-    w = np.ones(C)
+    w = np.clip(w0, lo, hi)
     conv = np.ones(C, dtype=bool)
     a = np.full(C, lo)
     b = np.full(C, hi)
@@ -67,10 +73,11 @@ def _fit_inverse_temperature(z: np.ndarray, y: np.ndarray, max_iter: int = 100
         # at a bound with the root beyond it, or flat (perfectly separated / no signal)
         stuck = ((wa <= lo) & (g > 0)) | ((wa >= hi) & (g < 0))
         flat = np.abs(g) <= 1e-13 * scale[active]
-        unbracketed = ((g < 0) & (bb >= hi)) | ((g > 0) & (aa <= lo))
-        conv[active[stuck | (flat & unbracketed)]] = False
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             cand = np.clip(wa * np.exp(np.clip(-g / (wa * h), -30.0, 30.0)), lo, hi)
+        # flat yet Newton still wants to move far: no finite optimum (separated classes)
+        degenerate = flat & ~(np.abs(cand - wa) <= 1e-6 * wa)
+        conv[active[stuck | degenerate]] = False
         newton = np.isfinite(cand) & (cand >= aa) & (cand <= bb)
         new = np.where(newton, cand, np.sqrt(aa * bb))
         done = stuck | flat | (newton & (np.abs(cand - wa) <= 1e-12 * wa)) | (bb - aa <= 1e-12 * wa)
