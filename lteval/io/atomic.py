@@ -33,6 +33,9 @@ def atomic_open(path: str | Path, mode: str = "w", *, force: bool = True,
             yield f
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):
