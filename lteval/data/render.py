@@ -324,16 +324,17 @@ _finding("Normal", "No finding: the thorax alone (normal anatomical variation on
 
 
 def _mod_cardiomegaly(a, rng, s):
-    a.ctr = max(a.ctr, 0.47) + 0.05 + 0.14 * s
+    a.ctr = a.ctr + 0.04 + 0.12 * s
     a.heart_h *= 1.0 + 0.18 * s
 
 
-_finding("cardiomegaly", "Enlarged heart: cardiothoracic ratio raised to 0.52-0.66 (normal 0.36-0.52), "
-         "taller heart shadow.", modify=_mod_cardiomegaly)(None)
+_finding("cardiomegaly", "Enlarged heart: cardiothoracic ratio raised by 0.04-0.16 above the patient's own "
+         "(normal 0.36-0.52, so mild cases overlap normal hearts), taller heart shadow.",
+         modify=_mod_cardiomegaly)(None)
 
 
 def _mod_aortic_elongation(a, rng, s):
-    a.knob_r *= 1.35 + 0.5 * s
+    a.knob_r *= 1.2 + 0.5 * s
     a.extra["aorta_elong"] = s
 
 
@@ -341,8 +342,8 @@ def _mod_aortic_elongation(a, rng, s):
           "aorta beside the spine on the patient's left.", modify=_mod_aortic_elongation)
 def _draw_aortic_elongation(cv, a, rng, s):
     kx, ky = a.extra["knob"]
-    cv.A += G() * (0.08 + 0.06 * s) * cv.disk(kx + 0.01, ky - 0.01, a.knob_r * 0.9)
-    cv.A += G() * (0.06 + 0.06 * s) * cv.line([(kx + 0.005, ky), (a.cx + 0.06 + 0.03 * s, ky + 0.12),
+    cv.A += G() * (0.05 + 0.06 * s) * cv.disk(kx + 0.01, ky - 0.01, a.knob_r * 0.9)
+    cv.A += G() * (0.04 + 0.06 * s) * cv.line([(kx + 0.005, ky), (a.cx + 0.06 + 0.03 * s, ky + 0.12),
                                                (a.cx + 0.05 + 0.02 * s, ky + 0.3)], 0.025 + 0.01 * s)
 
 
@@ -357,7 +358,7 @@ def _draw_effusion(cv, a, rng, s):
         x_med, x_lat = a.cx + sgn * 0.05, _side_x(a, side) + sgn * 0.43 * a.half_width
         pos = np.clip((cv.X - x_med) / (x_lat - x_med), 0, 1)
         level = dtop + a.dome * 0.5 - (0.01 + 0.07 * s) * rng.uniform(0.6, 1.0)
-        meniscus = level - (0.04 + 0.14 * s) * pos ** 2
+        meniscus = level - (0.02 + 0.16 * s) * pos ** 2
         fluid = cv.ramp(meniscus - cv.Y, 0.012) * lung
         cv.A += G() * (a.lung_air + 0.05) * fluid
         cv.keep *= 1 - fluid
@@ -536,10 +537,10 @@ def _draw_hydropneumo(cv, a, rng, s):
 
 
 def _mod_kyphosis(a, rng, s):
-    a.rib_spacing *= 0.92 - 0.1 * s
-    a.rib_curve *= 0.6
-    a.rib_slope *= 0.3
-    a.clavicle_y -= 0.02 + 0.03 * s
+    a.rib_spacing *= 0.96 - 0.08 * s
+    a.rib_curve *= 0.85 - 0.3 * s
+    a.rib_slope *= 0.8 - 0.5 * s
+    a.clavicle_y -= 0.01 + 0.03 * s
     a.lung_top -= 0.01 * s
     a.spine_amp *= 1.2
 
@@ -609,8 +610,8 @@ def _draw_pneumoperitoneo(cv, a, rng, s):
 
 
 def _mod_vhe(a, rng, s):
-    a.hilum_amp *= 1.8 + 1.2 * s
-    a.hilum_sigma *= 1.3 + 0.4 * s
+    a.hilum_amp *= 1.4 + 1.2 * s
+    a.hilum_sigma *= 1.15 + 0.4 * s
 
 
 _finding("vascular hilar enlargement", "Enlarged hila: both hilar shadows larger and denser.", modify=_mod_vhe)(None)
@@ -631,8 +632,8 @@ def _draw_vdc(cv, a, rng, s):
 
 
 def _mod_hyperinflated(a, rng, s):
-    a.diaphragm_r += 0.04 + 0.05 * s
-    a.diaphragm_l += 0.04 + 0.05 * s
+    a.diaphragm_r += 0.02 + 0.06 * s
+    a.diaphragm_l += 0.02 + 0.06 * s
     a.dome *= 0.6 - 0.3 * s
     a.ctr *= 0.92 - 0.06 * s
     a.lung_air += 0.03
@@ -698,9 +699,9 @@ def _draw_bronchiectasis(cv, a, rng, s):
 
 def _mod_hemidiaphragm(a, rng, s):
     if rng.random() < 0.65:
-        a.diaphragm_r -= 0.05 + 0.08 * s
+        a.diaphragm_r -= 0.03 + 0.08 * s
     else:
-        a.diaphragm_l -= 0.05 + 0.08 * s
+        a.diaphragm_l -= 0.03 + 0.08 * s
 
 
 _finding("hemidiaphragm elevation", "One hemidiaphragm (more often the right) raised well above the other.",
@@ -753,7 +754,7 @@ def render(labels, patient: dict, rng: np.random.Generator, size: int = 64, cent
     """Draw one image. ``labels``: 30 booleans in class order. Returns uint8 ``(size, size)``.
 
     ``severity`` optionally fixes a finding's severity (name → value in (0, 1]); otherwise each
-    present finding draws one from Beta(2, 1.6) (mostly moderate, some subtle, some obvious).
+    present finding draws one from Beta(1.6, 1.8) (mean 0.47: many subtle, some obvious).
     ``unlisted``: the image is abnormal but carries none of the 30 findings (as some real
     images do); it then shows, with probability 0.6, a finding outside the task (scoliosis).
     """
@@ -768,7 +769,7 @@ def render(labels, patient: dict, rng: np.random.Generator, size: int = 64, cent
         anat.extra["scoliosis"] = float(urng.choice([-1, 1]) * urng.uniform(0.015, 0.04))
     sev = {}
     for n in names:
-        sv = frng[n].beta(2.0, 1.6)
+        sv = frng[n].beta(1.6, 1.8)
         sev[n] = float(severity[n]) if severity and n in severity else float(np.clip(sv, 0.05, 1.0))
     for n in names:
         if n in _MODIFY:
