@@ -302,6 +302,8 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
                     "--force to redo it")
         t0 = time.time()
         log(f"post/{'+'.join(chain)}: running {st}")
+        for stale in sdir.parent.glob(f".{'+'.join(chain)}.*.tmp") if sdir.parent.is_dir() else []:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed earlier attempt
         tmp = Path(tempfile.mkdtemp(prefix=f".{'+'.join(chain)}.", suffix=".tmp", dir=_mkdir(sdir.parent)))
         try:
             prev = stage_dir(run_dir, stages[:i]) if i else run_dir
@@ -509,10 +511,18 @@ class _Context:
                           augment=AugmentConfig() if augment else None, cache=cache,
                           seed=self.cfg.seed if augment else None)
 
+    @property
+    def num_workers(self) -> int:
+        """The run's data-loader processes; -1 (auto) as the engine resolves it (0 on CPU)."""
+        w = int(self.cfg.num_workers)
+        if w < 0:
+            w = 0 if self.device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) - 1))
+        return w
+
     def loader(self, split: str):
         from lteval.data.dataset import make_loader
 
-        return make_loader(self.dataset(split), self.cfg.eval_batch_size, num_workers=self.cfg.num_workers)
+        return make_loader(self.dataset(split), self.cfg.eval_batch_size, num_workers=self.num_workers)
 
     # -- model
     def _build(self):
