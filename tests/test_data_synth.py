@@ -169,6 +169,15 @@ def test_test_shift_changes_only_the_test_split(tmp_path):
             assert (da[key] == db[key]) == want_same
 
 
+def test_empty_evaluation_split(tmp_path):
+    from lteval.data.source import open_source
+
+    d = synth.generate(tmp_path / "s", n_train=30, n_dev=0, n_test=5, size=32, progress=False, workers=1)
+    src = open_source(d)
+    assert len(src.train_ids) == 30 and len(src.eval_ids("dev")) == 0 and len(src.eval_ids("test")) == 5
+    assert src.eval_labels("test").shape == (5, 30)
+
+
 def test_refuses_non_empty_dir_and_bad_parameters(tiny, tmp_path):
     with pytest.raises(OutputExistsError, match="--force"):
         synth.generate(tiny, **TINY)

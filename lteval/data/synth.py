@@ -218,7 +218,7 @@ def _plan(n: dict[str, int], seed: int, test_shift: float, min_eval_positives: i
         base_day = srng.integers(0, 8 * 365, size=n_pat)
         days = base_day[patient_of] + srng.integers(0, 400, size=m)
         dates = (np.datetime64("2009-01-01") + days.astype("timedelta64[D]")).astype(str)
-        dates = np.char.replace(dates, "-", "")
+        dates = np.array([d.replace("-", "") for d in dates.tolist()], dtype=str)
         ids = all_ids[start:start + m]
         center = center_look(test_shift) if (name == "test" and test_shift > 0) else None
         splits.append(_Split(name, ids, y, patient_of, pid[patient_of] if m else pid, dates, P, center))
