@@ -92,7 +92,6 @@ def test_probabilities_are_sigmoid_of_ldam_scaled_logits(ldam_run):
     d = ldam_run
     task = "cxrlt2026-task1"
     p = read_predictions(d / "predictions" / "val.csv", task)
-    z = read_predictions(d / "logits" / "val.csv", task, ) if False else None
     import pandas as pd
     z = pd.read_csv(d / "logits" / "val.csv")
     logits = z.iloc[:, 1:].to_numpy(np.float64)
@@ -140,16 +139,13 @@ def test_finished_run_reused_unfinished_refused_force_retrains(tmp_path):
         run("resnet50_bce", tmp_path)
     from lteval.train.registry import run_baseline
     d2 = run_baseline("resnet50_bce", out=tmp_path, overrides=TINY, force=True, progress=False)
-    assert d2 == d and (d / "DONE").is_file()
-    # a different config is a different directory
-    d3 = run("resnet50_bce", tmp_path, lr=5e-4)
-    assert d3 != d and d3.name.startswith("resnet50_bce-")
+    assert d2 == d and (d / "DONE").is_file() and (d / "DONE").stat().st_mtime_ns != stamp
 
 
 def test_early_stopping_and_options(tmp_path):
     """No val progress (lr ~ 0, LayerNorm model) stops after `patience` epochs; EMA, gradient
     accumulation and the class-aware sampler run."""
-    d = run("convnext_bce" if False else "convnext_tiny_bce", tmp_path, epochs=4, patience=1, lr=1e-12,
+    d = run("convnext_tiny_bce", tmp_path, epochs=4, patience=1, lr=1e-12,
             ema=True, grad_accum=2, batch_size=8, sampler="class_aware", weight_decay=0.0)
     hist = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
     done = json.loads((d / "DONE").read_text())

@@ -114,8 +114,15 @@ def run_baseline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     dist = init_distributed()
     res = None
     if dist.is_main:
-        res = open_run(out, cfg, resume=resume, force=force)
+        try:
+            res = open_run(out, cfg, resume=resume, force=force)
+        except Exception as e:  # tell the other processes instead of leaving them waiting
+            broadcast_object(("error", str(e)))
+            raise
     res = broadcast_object(res)
+    if res[0] == "error":
+        from lteval.errors import UsageError
+        raise UsageError(f"rank 0 could not open the run directory: {res[1]}")
     run_dir, state = res
     if state == "done":
         if dist.is_main and progress:
