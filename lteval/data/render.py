@@ -16,7 +16,7 @@ rendering in words (``docs/data.md`` prints it).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
