@@ -13,7 +13,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from lteval.calibration._arrays import check_input_kind, check_labels, check_scores, informative
+from lteval.calibration._arrays import (
+    check_input_kind, check_labels, check_scores, informative, to_probs,
+)
 from lteval.errors import InputError, UsageError
 
 #: Registered calibrators: method name -> class (filled by :func:`register`).
@@ -71,8 +73,6 @@ class Calibrator:
                              f"{self.n_classes_}")
         out = self._transform(s)
         if self.passthrough_ is not None and self.passthrough_.any():
-            from lteval.calibration._arrays import to_probs
-
             out[:, self.passthrough_] = to_probs(s[:, self.passthrough_], self.input)
         np.clip(out, 0.0, 1.0, out=out)
         return out
