@@ -134,6 +134,15 @@ def test_finished_run_reused_unfinished_refused_force_retrains(tmp_path):
     stamp = (d / "DONE").stat().st_mtime_ns
     assert run("resnet50_bce", tmp_path) == d                      # reused, not retrained
     assert (d / "DONE").stat().st_mtime_ns == stamp
+    # the CLI reuses it too and prints the score table
+    from typer.testing import CliRunner
+
+    from lteval.cli import app
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    r = CliRunner().invoke(app, ["baseline", "run", "resnet50_bce", "--out", str(tmp_path), "--no-progress", *sets])
+    assert r.exit_code == 0, r.output
+    assert "dev" in r.output and "test" in r.output and d.name in r.output.replace("\n", "")
+    assert (d / "DONE").stat().st_mtime_ns == stamp
     (d / "DONE").unlink()                                           # looks interrupted now
     with pytest.raises(OutputExistsError, match="--resume"):
         run("resnet50_bce", tmp_path)
@@ -151,3 +160,19 @@ def test_early_stopping_and_options(tmp_path):
     done = json.loads((d / "DONE").read_text())
     assert done["stopped_early"] and len(hist) == 2 and done["best_epoch"] == 1
     assert hist[0]["step"] == 4  # 64 images / (8 x 2 accumulation)
+
+
+def test_real_data_root_checks_every_image_before_training(tmp_path):
+    """--data DIR: a missing image is one clear InputError before any training."""
+    from lteval.data.synth import generate
+    from lteval.errors import InputError
+    from lteval.train.registry import run_baseline
+
+    root = generate(tmp_path / "root", n_train=40, n_dev=10, n_test=10, size=32, progress=False)
+    victim = sorted((root / "images").iterdir())[3]
+    victim.unlink()
+    with pytest.raises(InputError, match="missing") as e:
+        run_baseline("resnet50_bce", data=str(root), out=tmp_path / "runs", overrides=TINY, progress=False)
+    assert victim.name in str(e.value)
+    (d,) = (tmp_path / "runs").iterdir()
+    assert not (d / "checkpoints").exists() and not (d / "DONE").exists()
