@@ -237,3 +237,10 @@ def test_target_details_report_f1_consistent_with_sklearn():
     for c in range(3):
         assert th.details["f1"][c] == pytest.approx(f1_score(y[:, c], pred[:, c]), abs=1e-12)
         assert th.details["precision"][c] == pytest.approx(precision_score(y[:, c], pred[:, c]), abs=1e-12)
+
+
+def test_global_threshold_without_any_positive_predicts_nothing():
+    s = np.random.default_rng(12).random((50, 3))
+    th = fit_thresholds(np.zeros((50, 3)), s, "global")
+    assert th.predict(s).sum() == 0
+    assert len(th.notes) == 1 and "3 class(es)" in th.notes[0]

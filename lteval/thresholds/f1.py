@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.thresholds._sweep import PLACEMENTS, threshold_at, tie_size
+from lteval.thresholds._sweep import PLACEMENTS
 from lteval.thresholds.base import Strategy, Thresholds, check_inputs
 from lteval.errors import UsageError
 
@@ -97,50 +97,53 @@ def f1_thresholds(y, scores, *, fallback: float = 0.5, placement: str = "midpoin
 
 
 def global_threshold(y, scores, *, average: str = "macro", placement: str = "midpoint") -> Thresholds:
-    """One threshold for all classes maximising macro (or micro) F1 on ``(y, scores)``, exactly."""
+    """One threshold for all classes maximising macro (or micro) F1 on ``(y, scores)``, exactly.
+
+    A cut whose lowest included scores are negatives for every class they
+    belong to is never optimal (excluding them only lowers false positives),
+    so the candidates are the distinct scores of positive entries. Each
+    class's TP and FP at every candidate come from binary searches in its
+    sorted positive and negative scores (one sort per class).
+    """
     _check_placement(placement)
     if average not in ("macro", "micro"):
         raise UsageError(f"average must be 'macro' or 'micro', got {average!r}")
     y, s = check_inputs(y, scores)
     n, C = s.shape
-    flat = s.ravel()
-    yv = y.ravel()
-    order = np.argsort(-flat)  # ties are only evaluated as whole groups: any order will do
-    s_o = flat[order]
-    y_o = yv[order]
-    P = y.sum(axis=0)
-    if average == "micro":
-        tp = np.cumsum(y_o)
-        cnt = np.arange(1, flat.size + 1, dtype=np.float64)
-        score = 2.0 * tp / (cnt + P.sum()) if P.sum() > 0 else np.zeros(flat.size)
+    st = np.ascontiguousarray(s.T)
+    pm = np.ascontiguousarray(y.T) > 0
+    pos = [np.sort(st[c][pm[c]]) for c in range(C)]
+    neg = [np.sort(st[c][~pm[c]]) for c in range(C)]
+    P = np.array([a.size for a in pos], dtype=np.float64)
+    all_pos = np.concatenate(pos)
+    if all_pos.size == 0:
+        cand = np.array([float(np.nextafter(st.max(), np.inf))])  # no positives: predict nothing
     else:
-        cls_o = np.tile(np.arange(C), n)[order]
-        perm = np.argsort(cls_o, kind="stable")  # group by class, keep descending order
-        cls_g = cls_o[perm]
-        y_g = y_o[perm]
-        starts = np.searchsorted(cls_g, np.arange(C))
-        tp_cum = np.cumsum(y_g)
-        base = np.where(starts > 0, tp_cum[np.maximum(starts - 1, 0)], 0.0)
-        tp = tp_cum - base[cls_g]
-        cnt = np.arange(flat.size, dtype=np.float64) - starts[cls_g] + 1.0
-        f_after = 2.0 * tp / (cnt + P[cls_g])
-        f_before = np.empty_like(f_after)
-        f_before[0] = 0.0
-        f_before[1:] = f_after[:-1]
-        f_before[starts] = 0.0
-        delta = np.empty_like(f_after)
-        delta[perm] = f_after - f_before
-        score = np.cumsum(delta) / C
-    end = np.empty(flat.size, dtype=bool)
-    end[:-1] = s_o[1:] != s_o[:-1]
-    end[-1] = True
-    cand = np.flatnonzero(end)
-    k = int(cand[np.argmax(score[cand])])
-    t = threshold_at(s_o, k, placement)
-    # exact figures at the chosen threshold
-    pred = s >= t
-    tpc = (pred & (y > 0)).sum(axis=0).astype(np.float64)
-    npred = pred.sum(axis=0).astype(np.float64)
+        cand = np.unique(all_pos)[::-1]  # descending
+    TP = np.empty((C, cand.size))
+    FP = np.empty((C, cand.size))
+    for c in range(C):
+        TP[c] = P[c] - np.searchsorted(pos[c], cand, side="left")
+        FP[c] = neg[c].size - np.searchsorted(neg[c], cand, side="left")
+    if average == "macro":
+        den = TP + FP + P[:, None]
+        f1 = np.divide(2.0 * TP, den, out=np.zeros_like(TP), where=den > 0)
+        objective = f1.mean(axis=0)
+    else:
+        tp, fp = TP.sum(axis=0), FP.sum(axis=0)
+        den = tp + fp + P.sum()
+        objective = np.divide(2.0 * tp, den, out=np.zeros_like(tp), where=den > 0)
+    k = int(np.argmax(objective))  # first = highest threshold on a tie
+    t = float(cand[k])
+    below = [a[i - 1] for c in range(C) for a in (pos[c], neg[c])
+             for i in (int(np.searchsorted(a, t, "left")),) if i > 0]
+    if placement == "midpoint" and below:
+        lo = float(max(below))
+        mid = 0.5 * (t + lo)
+        t = mid if lo < mid <= t else t
+    tie = int(sum(np.searchsorted(a, cand[k], "right") - np.searchsorted(a, cand[k], "left")
+                  for c in range(C) for a in (pos[c], neg[c])))
+    tpc, npred = TP[:, k], TP[:, k] + FP[:, k]
     f1c = np.where(npred + P > 0, 2 * tpc / np.maximum(npred + P, 1), 0.0)
     det = {
         "f1": f1c.tolist(),
@@ -148,9 +151,9 @@ def global_threshold(y, scores, *, average: str = "macro", placement: str = "mid
         "recall": [float(tpc[c] / P[c]) if P[c] > 0 else None for c in range(C)],
         "n_predicted": npred.astype(int).tolist(),
         "objective": average,
-        "objective_value": float(f1c.mean()) if average == "macro"
-        else float(2 * tpc.sum() / max(npred.sum() + P.sum(), 1)),
-        "tie_size": tie_size(s_o, k),
+        "objective_value": float(objective[k]),
+        "tie_size": tie,
+        "n_optimal": int(np.count_nonzero(objective == objective[k])),
     }
     empty = [int(c) for c in np.flatnonzero(P == 0)]
     notes = [f"{len(empty)} class(es) without positives count as F1 = 0 in the macro mean"] if empty else []
