@@ -1,4 +1,4 @@
-"""One sort per class: the sorted sweep every threshold rule is computed from.
+"""One sort per class: the sorted sweep behind the precision / recall target rules.
 
 For each class the scores are sorted once (descending, stable). A *cut* after
 sorted position ``i`` predicts the top ``i + 1`` samples as positive; only cuts
