@@ -176,3 +176,21 @@ def test_real_data_root_checks_every_image_before_training(tmp_path):
     assert victim.name in str(e.value)
     (d,) = (tmp_path / "runs").iterdir()
     assert not (d / "checkpoints").exists() and not (d / "DONE").exists()
+
+
+def test_load_run_reproduces_the_written_logits(ldam_run):
+    """What post-training builds on: load_run gives the selected model and the trained loss."""
+    import pandas as pd
+
+    from lteval.data.dataset import CXRDataset
+    from lteval.train.predict import load_run, outputs, predict_raw
+
+    r = load_run(ldam_run)
+    assert r.cfg.loss == "ldam_drw" and not r.model.training
+    assert [s for s, _, _ in r.eval_sets()] == ["val", "calib", "dev", "test"]
+    split, ids, y = r.eval_sets()[2]
+    raw = predict_raw(r.model, CXRDataset(r.source, ids, r.cfg.image_size), batch_size=64)
+    logits, probs = outputs(r.loss, raw)
+    want = pd.read_csv(ldam_run / "logits" / "dev.csv").iloc[:, 1:].to_numpy(np.float64)
+    np.testing.assert_allclose(logits, want, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(read_labels(ldam_run / "labels" / "dev.csv", "cxrlt2026-task1").y, y)

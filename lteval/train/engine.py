@@ -424,9 +424,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
             vmap, vauc = _val_map(y_val, probs)
             tl = all_gather_object((st.loss_sum, st.loss_count))
             train_loss = sum(a for a, _ in tl) / max(1, sum(b for _, b in tl))
-            improved = vmap > st.best
+            sel = vmap if math.isfinite(vmap) else -math.inf  # no val positives at all: keep the first epoch
+            improved = sel > st.best or st.best_epoch < 0
             if improved:
-                st.best, st.best_epoch, st.bad_epochs = vmap, epoch, 0
+                st.best, st.best_epoch, st.bad_epochs = sel, epoch, 0
                 if main:
                     rd.save_checkpoint(run_dir / rd.BEST, {
                         "model": emodel.state_dict(), "epoch": epoch, "val_mAP": vmap,
@@ -440,7 +441,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
                 "best": bool(improved), "drw_active": bool(getattr(loss, "reweighting", False)),
                 "images_per_s": round(seen * dist.world_size / max(train_time, 1e-9), 2),
                 "epoch_time_s": round(train_time, 2)})
-            log.line(f"epoch {epoch + 1}/{cfg.epochs}: loss {train_loss:.4f}  val mAP {vmap:.4f}"
+            log.line(f"epoch {epoch + 1}/{cfg.epochs}: loss {train_loss:.4f}  val mAP {sel:.4f}"
                      f"{' (best)' if improved else ''}  {seen * dist.world_size / max(train_time, 1e-9):.0f} img/s"
                      f"  {train_time:.0f}s")
             st.epoch += 1

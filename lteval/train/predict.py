@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Subset
 
 from lteval.io.atomic import write_json_atomic
 
-__all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "autocast_context"]
+__all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "autocast_context", "load_run", "LoadedRun"]
 
 
 def autocast_context(device: torch.device, amp_dtype):
@@ -113,3 +113,53 @@ def write_split(run_dir: str | Path, split: str, ids, logits: np.ndarray, task, 
     d = rep.to_dict()
     write_json_atomic(run_dir / "scores" / f"{split}.json", d)
     return d
+
+
+class LoadedRun:
+    """What post-training needs from a finished run: config, data, splits, the selected model, the loss."""
+
+    def __init__(self, run_dir, cfg, source, splits, labels, model, loss):
+        self.run_dir, self.cfg, self.source, self.splits = Path(run_dir), cfg, source, splits
+        self.labels, self.model, self.loss = labels, model, loss
+
+    @property
+    def task(self):
+        return self.source.task
+
+    def eval_sets(self):
+        """``[(split, ids, labels or None)]`` for val, calib, dev, test (those available)."""
+        out = [(s, self.splits[s], self.labels[s]) for s in ("val", "calib") if len(self.splits.get(s, ()))]
+        for s in ("dev", "test"):
+            if self.source.has_split(s) and len(self.source.eval_ids(s)):
+                out.append((s, self.source.eval_ids(s), self.source.eval_labels(s)))
+        return out
+
+
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "best") -> LoadedRun:
+    """Rebuild a run's model (``checkpoints/<checkpoint>.pt`` weights, eval mode) and loss (same class
+    counts as in training: the run's train split), with its data source and splits. Nothing is trained."""
+    from lteval.data.splits import read_splits
+    from lteval.train import rundir as rd
+    from lteval.train.config import TrainConfig
+    from lteval.train.engine import open_data
+    from lteval.train.losses import create_loss, loss_info
+    from lteval.train.models import create_model
+
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.from_dict(rd.read_config(run_dir))
+    source = open_data(cfg, progress=False, prepare=False)
+    splits = read_splits(run_dir)
+    pos = {v: i for i, v in enumerate(source.train_ids.tolist())}
+    labels = {s: source.train_y[[pos[v] for v in ids]] for s, ids in splits.items()}
+    import inspect
+    kw = dict(cfg.loss_kwargs)
+    if "epochs" in inspect.signature(loss_info(cfg.loss).factory).parameters and not {"epochs", "drw_epoch"} & set(kw):
+        kw["epochs"] = cfg.epochs
+    loss = create_loss(cfg.loss, labels["train"].sum(axis=0).astype(np.float64), n_samples=len(splits["train"]), **kw)
+    model = create_model(cfg.backbone, source.task.n_classes, in_chans=1, img_size=cfg.image_size, head=cfg.head)
+    ck = rd.load_checkpoint(run_dir / ("checkpoints/" + checkpoint + ".pt"))
+    model.load_state_dict(ck["model"])
+    if isinstance(ck.get("loss"), dict):  # last.pt: the loss's schedule state (DRW epoch)
+        loss.load_state_dict(ck["loss"])
+    model.to(device).eval()
+    return LoadedRun(run_dir, cfg, source, splits, labels, model, loss.to(device))
