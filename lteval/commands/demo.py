@@ -1,16 +1,29 @@
-"""``lteval demo``: the README's main job, end to end on built-in data."""
+"""``lteval demo``: the README's main job, end to end on the built-in synthetic data.
+
+Generates the synthetic CXR-LT set (once), trains the headline baseline
+``convnext_ldam_drw`` with the ``smoke`` preset (or reuses a finished run),
+adds a calibration + threshold stage fitted on the run's ``calib`` split,
+scores dev and test, prints the tables and writes the HTML report.
+"""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import typer
 
 from lteval.commands._common import console, err_console, guarded
 
+DEMO_BASELINE = "convnext_ldam_drw"
+
 
 def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
-    """Write an example labels CSV (CXR-LT 2026 prevalences) and two models' predictions."""
+    """Write an example labels CSV (CXR-LT 2026 prevalences) and two models' predictions.
+
+    Used by ``lteval demo --no-train``: scoring, comparison and report without training.
+    """
     import numpy as np
 
     from lteval.io.tables import write_labels, write_predictions
@@ -22,48 +35,83 @@ def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
     prev = np.array(counts.prevalence(task.classes))
     y = (rng.random((n, task.n_classes)) < prev).astype(np.int8)
     ids = np.array([f"demo_{i:05d}.png" for i in range(n)])
-    signal = rng.normal(size=y.shape)
-    # model A: informative logits, reasonably calibrated; model B: stronger on the tail, over-confident
-    strength_a = np.full(task.n_classes, 1.6)
-    strength_b = np.where(prev < 0.01, 2.4, 1.7)
-    logit_a = np.log(prev / (1 - prev)) + strength_a * (y - prev) * 1.5 + signal
-    logit_b = 2.0 * (np.log(prev / (1 - prev)) + strength_b * (y - prev) * 1.5 + signal) + 2.0
-    pa, pb = 1 / (1 + np.exp(-logit_a)), 1 / (1 + np.exp(-logit_b))
+    paths: dict[str, Path] = {}
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"labels": out / "labels.csv", "model_a": out / "model_a.csv", "model_b": out / "model_b.csv"}
-    write_labels(paths["labels"], ids, y, task, force=True)
-    write_predictions(paths["model_a"], ids, pa, task, force=True)
-    write_predictions(paths["model_b"], ids, pb, task, force=True)
+    half = n // 2
+    for split, rows in (("dev", slice(0, half)), ("test", slice(half, n))):
+        noise = rng.normal(size=y[rows].shape) * (1.0 if split == "dev" else 1.4)  # test: a shift
+        base = np.log(prev / (1 - prev))
+        logit_a = base + 2.4 * (y[rows] - prev) + noise
+        logit_b = 2.0 * (base + np.where(prev < 0.01, 3.6, 2.5) * (y[rows] - prev) + noise) + 2.0
+        paths[f"labels_{split}"] = write_labels(out / f"labels_{split}.csv", ids[rows], y[rows], task, force=True)
+        for name, logit in (("model_a", logit_a), ("model_b", logit_b)):
+            paths[f"{name}_{split}"] = write_predictions(out / f"{name}_{split}.csv", ids[rows],
+                                                         1 / (1 + np.exp(-logit)), task, force=True)
     return paths
 
 
-def demo_command(
-    out: Path = typer.Option(Path("lteval-demo"), "--out", "-o", help="Folder for the demo's files."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=0, help="Bootstrap resamples for the confidence intervals."),
-) -> None:
-    """Run the main job on built-in data: generate an example evaluation set with the CXR-LT 2026 class balance, score two models with bootstrap CIs, and compare them."""
+def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_classes: bool) -> None:
     import warnings
 
     from lteval.commands.score import print_report
-    from lteval.io.atomic import write_json_atomic
-    from lteval.scoring import compare, score
+    from lteval.scoring import score
 
-    paths = make_example(out)
-    err_console.print(f"example data written to {out}/ (labels.csv, model_a.csv, model_b.csv)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in ("model_a", "model_b"):
-            rep = score(paths[name], paths["labels"], n_boot=bootstrap)
-            console.rule(f"[bold]{name}")
-            print_report(rep, show_classes=(name == "model_a"))
-            write_json_atomic(out / f"{name}.scores.json", rep.to_dict())
-        res = compare(paths["model_a"], paths["model_b"], paths["labels"], n_boot=max(bootstrap, 1))
-    console.rule("[bold]model_b − model_a (paired bootstrap)")
-    for k in ("mAP", "mAUROC", "mF1", "ece", "tail.mAP"):
-        v = res["figures"][k]
-        lo, hi = v["ci"]
-        console.print(f"{k:>9}: {v['diff']:+.4f}  95% CI [{lo:+.4f}, {hi:+.4f}]  p = {v['p_value']:.4f}")
-    console.print(f"\nscores: {out}/model_a.scores.json, {out}/model_b.scores.json")
+        rep = score(pred, labels, n_boot=bootstrap)
+    console.rule(f"[bold]{title}")
+    print_report(rep, show_classes=show_classes)
+
+
+def _demo_without_training(out: Path, bootstrap: int) -> Path:
+    from lteval.report import PredSource, render_report
+
+    p = make_example(out)
+    err_console.print(f"example predictions and labels written to {out}/")
+    for name in ("model_a", "model_b"):
+        _print_split(p[f"{name}_dev"], p["labels_dev"], f"{name} — dev", bootstrap, False)
+    return render_report(
+        [PredSource("model_a", p["model_a_dev"], p["model_a_test"]),
+         PredSource("model_b", p["model_b_dev"], p["model_b_test"])],
+        out / "report.html", dev_labels=p["labels_dev"], test_labels=p["labels_test"],
+        bootstrap=bootstrap, force=True, progress=True)
+
+
+def demo_command(
+    out: Path = typer.Option(Path("lteval-demo"), "--out", "-o", help="Folder for the demo's runs and report."),
+    baseline: str = typer.Option(DEMO_BASELINE, "--baseline", help="Baseline to train (see 'lteval baseline list')."),
+    preset: str = typer.Option("smoke", "--preset", help="Training preset: smoke (minutes on a CPU), cpu (≤ 20 min), paper (GPU)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", "-b", min=0, help="Bootstrap resamples for the confidence intervals."),
+    no_train: bool = typer.Option(False, "--no-train", help="Skip training: score, compare and report two generated prediction files instead."),
+    force: bool = typer.Option(False, "--force", help="Retrain even if a finished run of the same config exists."),
+) -> None:
+    """Run the main job on the built-in synthetic data: generate the synthetic CXR-LT set (once), train the headline baseline (convnext_ldam_drw, smoke preset), calibrate on its calib split, score dev and test, and write the HTML report."""
+    t0 = time.perf_counter()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if no_train:
+        path = _demo_without_training(out, bootstrap)
+        console.print(f"\n[bold]report:[/] {path}")
+        return
+
+    from lteval.posttrain.pipeline import run_pipeline
+    from lteval.report import render_report
+
+    name = f"{baseline}+calib"
+    err_console.print(f"[bold]lteval demo[/]: {name}, preset '{preset}', outputs in {out}/ "
+                      "(a finished run is reused)", highlight=False)
+    stage_dir = run_pipeline(name, data="synth", preset=preset, out=out / "runs",
+                             force=force, progress=True)
+    run_dir = stage_dir.parent.parent if stage_dir.parent.name == "post" else stage_dir
+    for split in ("dev", "test"):
+        for d, label in ((run_dir, baseline), (stage_dir, f"{baseline}+calib")):
+            pred, labels = d / "predictions" / f"{split}.csv", run_dir / "labels" / f"{split}.csv"
+            if pred.exists() and labels.exists():
+                _print_split(pred, labels, f"{label} — {split}", bootstrap,
+                             show_classes=(split == "test" and d == run_dir))
+    report = render_report([run_dir], out / "report.html", bootstrap=bootstrap, force=True,
+                           progress=True)
+    console.print(f"\n[bold]run:[/] {run_dir}\n[bold]report:[/] {report}\n"
+                  f"finished in {time.perf_counter() - t0:.0f} s")
 
 
 def register(app: typer.Typer) -> None:
