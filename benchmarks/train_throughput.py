@@ -8,8 +8,8 @@ the same in-memory batches at the same resolution and batch size. The plain loop
 textbook one: forward, ``BCEWithLogitsLoss``, ``zero_grad``, ``backward``, ``AdamW.step``
 (bf16 autocast + channels_last on CUDA, like lteval's defaults there). lteval's side is
 ``lteval.train.engine.Stepper`` — the exact micro-step the engine runs (loss module, grad
-scaler, per-step cosine schedule, EMA when ``--ema``). Rounds alternate plain / lteval so a
-shared, noisy CPU affects both alike; the median images/s per side and their ratio are printed.
+scaler, per-step cosine schedule, EMA when ``--ema``). Steps alternate plain / lteval one by one
+(the order flips every round) so a shared, noisy CPU affects both alike; the median images/s per side and their ratio are printed.
 """
 
 from __future__ import annotations
@@ -99,29 +99,35 @@ def main() -> None:
     def lteval_step(x, y):
         return stepper.micro_step(x, y, True)
 
-    def timed(step):
-        for i in range(args.warmup):
-            step(xs[i], ys[i])
+    def sync():
         if cuda:
             torch.cuda.synchronize()
-        t = time.perf_counter()
-        for i in range(args.warmup, n_batches):
-            step(xs[i], ys[i])
-        if cuda:
-            torch.cuda.synchronize()
-        return args.steps * args.batch / (time.perf_counter() - t)
 
+    # Steps alternate plain / lteval one by one (the order flips every round), so load drift on a
+    # shared machine hits both sides alike; each side's images/s per round is its batches over the
+    # summed time of its own steps.
     res = {"plain": [], "lteval": []}
+    steps = {"plain": plain_step, "lteval": lteval_step}
+    for i in range(args.warmup):
+        plain_step(xs[i], ys[i])
+        lteval_step(xs[i], ys[i])
     for r in range(args.rounds):
-        order = (("plain", plain_step), ("lteval", lteval_step)) if r % 2 == 0 else \
-            (("lteval", lteval_step), ("plain", plain_step))
-        for name, fn in order:
-            res[name].append(timed(fn))
+        order = ("plain", "lteval") if r % 2 == 0 else ("lteval", "plain")
+        spent = {"plain": 0.0, "lteval": 0.0}
+        for i in range(args.warmup, n_batches):
+            for name in order:
+                sync()
+                t = time.perf_counter()
+                steps[name](xs[i], ys[i])
+                sync()
+                spent[name] += time.perf_counter() - t
+        for name in spent:
+            res[name].append(args.steps * args.batch / spent[name])
     dev = torch.cuda.get_device_name() if cuda else f"CPU, {torch.get_num_threads()} threads"
     med = {k: statistics.median(v) for k, v in res.items()}
     print(f"device: {dev}; model {args.model} ({info.timm_name}), {args.size}px, batch {args.batch}, "
           f"{'bf16 autocast + channels_last' if cuda else 'fp32'}, compile {'on' if args.compile else 'off'}, "
-          f"loss {args.loss}{', EMA' if args.ema else ''}; {args.rounds} alternating rounds x {args.steps} steps")
+          f"loss {args.loss}{', EMA' if args.ema else ''}; {args.rounds} rounds x {args.steps} interleaved steps")
     for k in ("plain", "lteval"):
         print(f"  {k:7s} images/s: median {med[k]:9.1f}   rounds: {', '.join(f'{v:.1f}' for v in res[k])}")
     print(f"  ratio lteval / plain: {med['lteval'] / med['plain']:.3f}")
