@@ -74,8 +74,22 @@ def _load(d: Path, base: Path, split: str, task):
     return labs.ids, y, p, np.asarray(thr, dtype=np.float64)
 
 
+def _boot(y, p, thr, gidx, W) -> dict:
+    """``bootstrap_distribution`` on the given resample weights W (B, n), fed in slices small enough to
+    be one internal chunk each (works around the metrics core re-binding ``W`` inside its chunk
+    generator, which drops every resample after the first chunk when ``weights`` spans several)."""
+    from lteval.metrics.bootstrap import bootstrap_distribution
+
+    step = max(1, 4_000_000 // max(1, 2 * y.shape[0] * y.shape[1]))
+    parts = [bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W[i:i + step])
+             for i in range(0, len(W), step)]
+    out = {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
+    assert all(len(v) == len(W) for v in out.values())
+    return out
+
+
 def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot_seed: int = 0) -> dict:
-    from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci, resample_weights
+    from lteval.metrics.bootstrap import percentile_ci, resample_weights
     from lteval.metrics.report import score_arrays
     from lteval.scoring import resolve_groups
     from lteval.tasks import get_task
@@ -100,7 +114,7 @@ def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     rep = score_arrays(y, p, task.classes, task=task.name, threshold=thr, groups=groups)
-                    dd = bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W)
+                    dd = _boot(y, p, thr, gidx, W)
                 o = rep.to_dict()
                 point[v].append({"mAP": o["overall"]["mAP"], "mF1": o["overall"]["mF1"],
                                  "ece": o["overall"]["ece"], "tail.mAP": o["groups"].get("tail", {}).get("mAP")})
