@@ -526,27 +526,12 @@ class _Context:
 
     # -- model
     def _build(self):
-        from lteval.train.distributed import DistInfo
-        from lteval.train.engine import build_run
-        from lteval.train.rundir import BEST, load_checkpoint
+        """Model (best checkpoint, eval mode) and trained loss via the engine's ``load_run``."""
+        from lteval.train.predict import load_run
 
-        import numpy as np
-        import torch
-
-        src = self.source
-        train_ids = self.split_ids("train")
-        y = self.labels("train")
-        state = torch.random.get_rng_state(), np.random.get_state()
-        parts = build_run(self.cfg, src, train_ids, y, device=self.device, dist=DistInfo())
-        torch.random.set_rng_state(state[0])
-        np.random.set_state(state[1])
-        model = parts["model"]
-        ck = load_checkpoint(self.run_dir / BEST)
-        if ck.get("config_hash") not in (None, self.cfg_dict.get("config_hash")):
-            raise UsageError(f"{self.run_dir / BEST} belongs to another config")
-        model.load_state_dict(ck["model"])
-        model.eval()
-        self._cache["model"], self._cache["loss"] = model, parts["loss"]
+        lr = load_run(self.run_dir, device=self.device)
+        self._cache["model"], self._cache["loss"] = lr.model, lr.loss
+        self._cache.setdefault("source", lr.source)
         self.log(f"loaded {self.run_dir.name} ({self.cfg.backbone}, {self.cfg.loss}) on {self.device}")
 
     @property
