@@ -101,3 +101,17 @@ def test_bootstrap_speed_budget_is_generous_but_real():
     ci = bootstrap_ci(y, p, n_boot=1000)
     assert time.perf_counter() - t < 10
     assert set(ci) >= {"mAP", "mAUROC", "mF1", "ece", "mce", "brier"}
+
+
+def test_explicit_weights_keep_every_resample(monkeypatch):
+    import lteval.metrics.bootstrap as bs
+
+    rng = np.random.default_rng(7)
+    y = (rng.random((60, 3)) < 0.3).astype(int)
+    p = rng.random((60, 3))
+    W = np.stack([np.bincount(r, minlength=60) for r in resample_indices(60, 37, seed=1)]).astype(float)
+    monkeypatch.setattr(bs, "_CHUNK_FLOATS", 200)  # force several chunks
+    d = bootstrap_distribution(y, p, weights=W)
+    ref = bootstrap_distribution(y, p, n_boot=37, seed=1)
+    assert len(d["mAP"]) == 37
+    np.testing.assert_allclose(d["mAP"], ref["mAP"], atol=1e-12)

@@ -206,10 +206,11 @@ def bootstrap_distribution(y_true, y_prob, *, n_boot: int = 1000, seed: int = 0,
     prep = _prepare(y, p, threshold, n_bins, strategy, calibration)
     parts: list[dict[str, np.ndarray]] = []
     if weights is not None:
-        W = np.asarray(weights, dtype=np.float64)
-        if W.ndim != 2 or W.shape[1] != y.shape[0]:
-            raise UsageError(f"weights must have shape (B, {y.shape[0]}), got {W.shape}")
-        chunks = (W[i:i + _chunk_size(prep)] for i in range(0, len(W), _chunk_size(prep)))
+        W_all = np.asarray(weights, dtype=np.float64)
+        if W_all.ndim != 2 or W_all.shape[1] != y.shape[0]:
+            raise UsageError(f"weights must have shape (B, {y.shape[0]}), got {W_all.shape}")
+        step = _chunk_size(prep)
+        chunks = [W_all[i:i + step] for i in range(0, len(W_all), step)]
     else:
         chunks = resample_weights(y.shape[0], int(n_boot), seed, _chunk_size(prep))
     for W in chunks:
