@@ -47,8 +47,15 @@ def list_command(
     for r in rows:
         t.add_row(r["name"], r["backbone"], r["loss"], r.get("head", "linear"), r.get("description", ""))
     console.print(t)
-    console.print("Post-training stages (cRT, TTA, calibration, ensembles) run on a finished run; "
-                  "see docs/baselines.md.")
+    from lteval.posttrain.pipeline import list_stages
+    st = Table(title="Post-training stages: append to a name, e.g. convnext_ldam_drw+crt+tta+calib "
+                     "(order crt, tau|lws, tta, calib; docs/posttrain.md)", title_justify="left")
+    for c in ("stage", "what it does", "options (--set STAGE.KEY=VALUE) and defaults"):
+        st.add_column(c)
+    for s in list_stages():
+        st.add_row(s["name"], s["summary"], ", ".join(f"{k}={v}" for k, v in s["options"].items()))
+    console.print(st)
+    console.print("Ensembles of finished runs: lteval ensemble RUN_DIR... -o DIR.")
 
 
 @app.command("show")
@@ -63,8 +70,15 @@ def show_command(
     from lteval.train.config import parse_set
     from lteval.train.registry import resolve
 
-    cfg = resolve(name, preset, parse_set(sets), data=data)
-    console.print_json(json.dumps(cfg.to_dict()))
+    from lteval.posttrain.pipeline import parse_name, split_overrides, stage_options
+
+    base, stages = parse_name(name)
+    base_ov, st_ov = split_overrides(parse_set(sets))
+    cfg = resolve(base, preset, base_ov, data=data)
+    d = cfg.to_dict()
+    if stages:
+        d["post_training"] = {s: stage_options(s, st_ov.get(s)) for s in stages}
+    console.print_json(json.dumps(d))
     err_console.print(f"run directory name: {cfg.run_name()}")
 
 
@@ -90,6 +104,16 @@ def run_command(
     from lteval.train.config import parse_set
 
     overrides = parse_set(sets)
+    if "+" in name:
+        from lteval.errors import UsageError
+        from lteval.posttrain.pipeline import run_pipeline
+        if nproc > 1:
+            raise UsageError("post-training stages run in one process: train the base run with --nproc first, "
+                             "then run NAME+STAGES without it (the finished base run is reused)")
+        d = run_pipeline(name, data=data, preset=preset, out=out, overrides=overrides, force=force,
+                         progress=not no_progress)
+        _print_summary(d)
+        return
     if nproc > 1:
         from lteval.train.distributed import launch
         from lteval.train.registry import resolve
@@ -137,9 +161,14 @@ def grid_command(
     sets: List[str] = typer.Option([], "--set", help=SET_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list the runs and whether they already finished."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or epoch lines."),
+    post: Optional[str] = typer.Option(None, "--post", help="Post-training chains to add to every member: a comma "
+                                                           "list (e.g. 'crt,tta,crt+tta+calib'), 'default' (every "
+                                                           "combination of crt, tta, calib) or 'all' (also tau, "
+                                                           "lws). Finished stages are reused."),
 ) -> None:
-    """Run every named baseline of the chosen backbones x losses; finished runs are reused, a failed
-    member does not stop the others (failures are listed at the end, exit code 1)."""
+    """Run every named baseline of the chosen backbones x losses (x post-training chains with --post);
+    finished runs and stages are reused, a failed member does not stop the others (failures are listed
+    at the end, exit code 1)."""
     from rich.table import Table
 
     from lteval.errors import UsageError
@@ -153,18 +182,28 @@ def grid_command(
     if not names:
         raise UsageError("no baseline matches these --backbones/--losses (see `lteval baseline list`)")
     overrides = parse_set(sets)
+    from lteval.posttrain.pipeline import parse_combos, split_overrides, stage_dir
+    combos = parse_combos(post)
+    base_ov, _ = split_overrides(overrides)
     if dry_run:
-        t = Table(title=f"{len(names)} runs ({preset} preset)", title_justify="left")
+        t = Table(title=f"{len(names) * len(combos)} runs ({preset} preset)", title_justify="left")
         for c in ("name", "backbone trained", "loss", "run directory", "status"):
             t.add_column(c)
         for n in names:
-            cfg = resolve(n, preset, overrides, data=data)
-            d = out / cfg.run_name()
-            t.add_row(n, cfg.backbone, cfg.loss, str(d), "done" if is_done(d) else ("partial" if d.exists() else "todo"))
+            cfg = resolve(n, preset, base_ov, data=data)
+            for combo in combos:
+                d = stage_dir(out / cfg.run_name(), combo.split("+")) if combo else out / cfg.run_name()
+                t.add_row(f"{n}+{combo}" if combo else n, cfg.backbone, cfg.loss, str(d),
+                          "done" if is_done(d) else ("partial" if d.exists() else "todo"))
         console.print(t)
         return
-    res = run_grid(names, data=data, preset=preset, out=out, overrides=overrides, resume=True,
-                   progress=not no_progress)
+    if post:
+        from lteval.posttrain.pipeline import run_grid as run_post_grid
+        res = run_post_grid(names, combos, data=data, preset=preset, out=out, overrides=overrides,
+                            progress=not no_progress)
+    else:
+        res = run_grid(names, data=data, preset=preset, out=out, overrides=overrides, resume=True,
+                       progress=not no_progress)
     t = Table(title="grid", title_justify="left")
     for c in ("name", "status", "run directory / error"):
         t.add_column(c)
