@@ -50,7 +50,29 @@ def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
     return paths
 
 
-def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_classes: bool) -> None:
+def _stage_thresholds(stage: Path):
+    """Per-class thresholds (C,) a calibration stage fitted on its calib split, or 0.5 if none."""
+    import json
+    import math
+
+    from lteval.errors import InputError
+    from lteval.tasks import get_task
+
+    f = stage / "thresholds.json"
+    if not f.exists():
+        return 0.5
+    d = json.loads(f.read_text())
+    try:
+        vals = [float(d["thresholds"][c]) for c in get_task(d["task"]).classes]
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"malformed thresholds file ({type(e).__name__}: {e})", file=str(f)) from None
+    if not all(math.isfinite(v) for v in vals):
+        raise InputError("thresholds must be finite numbers", file=str(f))
+    return vals
+
+
+def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_classes: bool,
+                 threshold=0.5) -> None:
     import warnings
 
     from lteval.commands.score import print_report
@@ -58,7 +80,7 @@ def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_clas
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = score(pred, labels, n_boot=bootstrap)
+        rep = score(pred, labels, n_boot=bootstrap, threshold=threshold)
     console.rule(f"[bold]{title}")
     print_report(rep, show_classes=show_classes)
 
@@ -103,11 +125,13 @@ def demo_command(
                              force=force, progress=True)
     run_dir = stage_dir.parent.parent if stage_dir.parent.name == "post" else stage_dir
     for split in ("dev", "test"):
-        for d, label in ((run_dir, baseline), (stage_dir, f"{baseline}+calib")):
+        for d, label in ((run_dir, baseline),
+                         (stage_dir, f"{baseline}+calib (thresholds fitted on calib)")):
             pred, labels = d / "predictions" / f"{split}.csv", run_dir / "labels" / f"{split}.csv"
             if pred.exists() and labels.exists():
                 _print_split(pred, labels, f"{label} — {split}", bootstrap,
-                             show_classes=(split == "test" and d == run_dir))
+                             show_classes=(split == "test" and d == run_dir),
+                             threshold=_stage_thresholds(d) if d != run_dir else 0.5)
     report = render_report([run_dir], out / "report.html", bootstrap=bootstrap, force=True,
                            progress=True)
     console.print(f"\n[bold]run:[/] {run_dir}\n[bold]report:[/] {report}\n"
