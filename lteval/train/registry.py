@@ -35,7 +35,12 @@ def baselines_dir() -> Path:
     env = os.environ.get("LTEVAL_BASELINES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "baselines"
+    source = Path(__file__).resolve().parents[2] / "baselines"  # a checkout / editable install
+    if source.is_dir():
+        return source
+    import sys
+
+    return Path(sys.prefix) / "share" / "lteval" / "baselines"  # a wheel install (data-files)
 
 
 @lru_cache(maxsize=8)
