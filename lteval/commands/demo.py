@@ -53,22 +53,15 @@ def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
 def _stage_thresholds(stage: Path):
     """Per-class thresholds (C,) a calibration stage fitted on its calib split, or 0.5 if none."""
     import json
-    import math
 
-    from lteval.errors import InputError
+    from lteval.report.sources import parse_thresholds
     from lteval.tasks import get_task
 
     f = stage / "thresholds.json"
     if not f.exists():
         return 0.5
-    d = json.loads(f.read_text())
-    try:
-        vals = [float(d["thresholds"][c]) for c in get_task(d["task"]).classes]
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"malformed thresholds file ({type(e).__name__}: {e})", file=str(f)) from None
-    if not all(math.isfinite(v) for v in vals):
-        raise InputError("thresholds must be finite numbers", file=str(f))
-    return vals
+    obj = json.loads(f.read_text())
+    return parse_thresholds(obj, get_task(obj.get("task")), f)
 
 
 def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_classes: bool,
