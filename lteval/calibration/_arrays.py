@@ -70,6 +70,17 @@ def check_labels(y, shape: tuple[int, int], name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def sigmoid(z) -> np.ndarray:
+    """Numerically stable logistic function, float64 (used for every logits -> probability step)."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
 def logit(p: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p clipped to [EPS, 1 - EPS] (finite everywhere)."""
     q = np.clip(p, EPS, 1.0 - EPS)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lteval.calibration._arrays import sigmoid
 from lteval.errors import UsageError
 from lteval.io.atomic import write_json_atomic
 
@@ -35,17 +36,6 @@ DEFAULT_METHOD = "temperature"
 DEFAULT_THRESHOLDS = "f1"
 SPLITS = ("val", "calib", "dev", "test")
 _EPS = 1e-12
-
-
-def sigmoid(z) -> np.ndarray:
-    """Numerically stable logistic function, float64 (the same formula as ``lteval.train.predict``)."""
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
 
 
 def logit(p) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from lteval.calibration._arrays import sigmoid
 from lteval.io.atomic import write_json_atomic
 
 __all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "autocast_context", "load_run", "LoadedRun"]
@@ -69,17 +70,6 @@ def predict_raw(model, dataset, *, batch_size: int = 256, device: torch.device |
                 full[idx] = r
         return full
     return raw
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function, float64."""
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
 
 
 def outputs(loss, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
