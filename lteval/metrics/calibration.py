@@ -103,11 +103,8 @@ def calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform
     return float(ece), float(mce)
 
 
-def per_class_calibration_error(y_true, y_prob, n_bins: int = 15,
-                                strategy: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
-    """Per-class ``(ece, mce)``, each (C,), every class binned on its own."""
-    y, p = check_targets(y_true, y_prob, probs=True)
-    p = clip_probs(p)
+def _per_class_bin_statistics(y: np.ndarray, p: np.ndarray, n_bins: int, strategy: str):
+    """``(count, sum_p, sum_y)`` per class and bin, each (C, n_bins); ``p`` already clipped."""
     n, C = p.shape
     if strategy == "uniform":
         bins = bin_index(p, bin_edges(p, n_bins, strategy))
@@ -120,8 +117,14 @@ def per_class_calibration_error(y_true, y_prob, n_bins: int = 15,
     count = np.bincount(flat, minlength=size).reshape(C, n_bins).astype(np.float64)
     sum_p = np.bincount(flat, weights=p.ravel(), minlength=size).reshape(C, n_bins)
     sum_y = np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=size).reshape(C, n_bins)
-    ece, mce = errors_from_bins(count, sum_p, sum_y)
-    return ece, mce
+    return count, sum_p, sum_y
+
+
+def per_class_calibration_error(y_true, y_prob, n_bins: int = 15,
+                                strategy: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """Per-class ``(ece, mce)``, each (C,), every class binned on its own."""
+    y, p = check_targets(y_true, y_prob, probs=True)
+    return errors_from_bins(*_per_class_bin_statistics(y, clip_probs(p), n_bins, strategy))
 
 
 def calibration_summary(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform"
@@ -135,14 +138,7 @@ def calibration_summary(y_true, y_prob, n_bins: int = 15, strategy: str = "unifo
         ece, mce = calibration_error(y_true, y_prob, n_bins, strategy)
         return (ece, mce, *per_class_calibration_error(y_true, y_prob, n_bins, strategy))
     y, p = check_targets(y_true, y_prob, probs=True)
-    p = clip_probs(p)
-    n, C = p.shape
-    bins = bin_index(p, bin_edges(p, n_bins, strategy))
-    flat = (bins + np.arange(C) * n_bins).ravel()
-    size = C * n_bins
-    count = np.bincount(flat, minlength=size).reshape(C, n_bins).astype(np.float64)
-    sum_p = np.bincount(flat, weights=p.ravel(), minlength=size).reshape(C, n_bins)
-    sum_y = np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=size).reshape(C, n_bins)
+    count, sum_p, sum_y = _per_class_bin_statistics(y, clip_probs(p), n_bins, strategy)
     ece_c, mce_c = errors_from_bins(count, sum_p, sum_y)
     ece, mce = errors_from_bins(count.sum(0), sum_p.sum(0), sum_y.sum(0))
     return float(ece), float(mce), ece_c, mce_c
