@@ -59,10 +59,17 @@ def test_run_directory_contract(ldam_run):
         assert (d / "splits" / f"{split}.csv").is_file()
     assert (d / "checkpoints" / "last.pt").is_file() and (d / "checkpoints" / "best.pt").is_file()
     hist = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
-    assert [h["epoch"] for h in hist] == [1, 2]
+    # 2 epochs x 4 steps; DRW switches at step round(0.8 * 8) = 6: one epoch end (step 8) after it is
+    # too few, so the re-weighted phase is also evaluated at its middle (step 7, epoch 1.75)
+    assert [h["epoch"] for h in hist] == [1, 1.75, 2]
+    assert [h["step"] for h in hist] == [4, 7, 8]
     assert all(np.isfinite(h["train_loss"]) and 0 <= h["val_mAP"] <= 1 for h in hist)
-    # DRW switches on at floor(0.8 * 2) = epoch index 1
-    assert [h["drw_active"] for h in hist] == [False, True]
+    assert [h["drw_active"] for h in hist] == [False, True, True]
+    assert not hist[0]["best"]  # a pre-switch evaluation is never selected
+    done = json.loads((d / "DONE").read_text())
+    assert done["best_drw_active"] is True and done["drw_switch_step"] == 6
+    assert done["best_step"] in (7, 8) and done["selection"] == "re-weighted evaluations only"
+    assert torch.load(d / "checkpoints" / "best.pt", weights_only=True)["drw_active"] is True
     # checkpoints load with weights_only=True
     ck = torch.load(d / "checkpoints" / "last.pt", weights_only=True)
     assert ck["state"]["epoch"] == 2 and ck["config_hash"] == cfg["config_hash"]
@@ -163,19 +170,35 @@ def test_early_stopping_and_options(tmp_path):
 
 
 def test_real_data_root_checks_every_image_before_training(tmp_path):
-    """--data DIR: a missing image is one clear InputError before any training."""
+    """--data DIR: a missing image is one clear InputError before any training, and the failed run
+    leaves nothing that blocks the same command once the image is back (issue 13)."""
     from lteval.data.synth import generate
     from lteval.errors import InputError
     from lteval.train.registry import run_baseline
 
     root = generate(tmp_path / "root", n_train=40, n_dev=10, n_test=10, size=32, progress=False)
     victim = sorted((root / "images").iterdir())[3]
+    data = victim.read_bytes()
     victim.unlink()
     with pytest.raises(InputError, match="missing") as e:
         run_baseline("resnet50_bce", data=str(root), out=tmp_path / "runs", overrides=TINY, progress=False)
     assert victim.name in str(e.value)
-    (d,) = (tmp_path / "runs").iterdir()
-    assert not (d / "checkpoints").exists() and not (d / "DONE").exists()
+    assert list((tmp_path / "runs").iterdir()) == []
+    victim.write_bytes(data)  # the cause fixed: the very same command now trains
+    d = run_baseline("resnet50_bce", data=str(root), out=tmp_path / "runs", overrides=TINY, progress=False)
+    assert (d / "DONE").is_file()
+
+
+def test_bad_config_failure_leaves_no_run_directory(tmp_path):
+    """A config error found while building the run (here: a deferred loss whose switch leaves no
+    room to evaluate) is a ConfigError and leaves no half-made run directory behind."""
+    from lteval.errors import ConfigError
+    from lteval.train.registry import run_baseline
+
+    with pytest.raises(ConfigError, match="fewer than 2 re-weighted steps"):
+        run_baseline("resnet50_ldam_drw", out=tmp_path / "runs", progress=False,
+                     overrides=dict(TINY, **{"loss_kwargs.drw_step": 3}))
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
 def test_load_run_reproduces_the_written_logits(ldam_run):

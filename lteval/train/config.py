@@ -77,8 +77,9 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     # model selection
-    patience: int = 0                        # early stopping after this many epochs without val mAP gain (0 = off)
+    patience: int = 0                        # early stopping after this many evaluations without val mAP gain (0 = off)
     select_on: str = "val_mAP"
+    select_phase: str = "reweighted"         # deferred losses: select among re-weighted evaluations | all
     # hardware
     amp: str = "auto"                        # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | none
     channels_last: str = "auto"              # auto (on with CUDA) | on | off
@@ -128,6 +129,7 @@ _CHOICES = {
     "amp": ("auto", "bf16", "fp16", "none"),
     "channels_last": ("auto", "on", "off"),
     "select_on": ("val_mAP",),
+    "select_phase": ("reweighted", "all"),
     "cache": ("auto", "build", "off"),
     "sampler": ("random", "class_aware", "sqrt", "progressive"),
 }

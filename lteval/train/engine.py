@@ -48,7 +48,7 @@ from lteval.train import rundir as rd
 from lteval.train.config import TrainConfig, lteval_home, synth_params
 from lteval.train.distributed import DistInfo, all_gather_object, barrier, init_distributed
 
-__all__ = ["train", "open_data", "build_run", "TrainState", "Stepper"]
+__all__ = ["train", "open_data", "build_run", "evaluation_steps", "TrainState", "Stepper"]
 
 #: Fault injection for the resume tests: SIGKILL this process right after this optimiser step.
 FAULT_ENV = "LTEVAL_FAULT_KILL_AFTER_STEP"
@@ -188,14 +188,18 @@ class TrainState:
         self.loss_sum = 0.0       # running sum of micro-batch losses in this epoch (this rank)
         self.loss_count = 0
         self.best = -math.inf
-        self.best_epoch = -1
-        self.bad_epochs = 0
+        self.best_epoch = -1      # the selected evaluation's "epoch" (1-based; fractional inside an epoch)
+        self.best_step = -1
+        self.best_drw_active = False
+        self.bad_epochs = 0       # selectable evaluations since the last improvement
+        self.n_active = 0         # evaluations with re-weighting active (deferred losses)
         self.history: list[dict] = []
         self.stopped_early = False
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("epoch", "batch", "global_step", "loss_sum", "loss_count", "best",
-                                              "best_epoch", "bad_epochs", "history", "stopped_early")}
+                                              "best_epoch", "best_step", "best_drw_active", "bad_epochs",
+                                              "n_active", "history", "stopped_early")}
 
     def load(self, d: dict) -> None:
         for k, v in d.items():
@@ -218,12 +222,7 @@ def build_run(cfg: TrainConfig, source, train_ids, train_y, *, device, dist: Dis
     model.to(device)
     if _channels_last(cfg, device):
         model.to(memory_format=torch.channels_last)
-    kw = dict(cfg.loss_kwargs)
-    import inspect
-    info = loss_info(cfg.loss)
-    if "epochs" in inspect.signature(info.factory).parameters and "epochs" not in kw and "drw_epoch" not in kw:
-        kw["epochs"] = cfg.epochs
-    loss = create_loss(cfg.loss, counts, n_samples=len(train_ids), **kw).to(device)
+    loss = create_loss(cfg.loss, counts, n_samples=len(train_ids), **dict(cfg.loss_kwargs)).to(device)
     n_per_epoch = cfg.images_per_epoch or len(train_ids)
     sampler = create_sampler(cfg.sampler, train_y, num_replicas=dist.world_size, rank=dist.rank, seed=cfg.seed,
                              epochs=cfg.epochs, num_samples=n_per_epoch)
@@ -235,11 +234,25 @@ def build_run(cfg: TrainConfig, source, train_ids, train_y, *, device, dist: Dis
                           f"x grad_accum={cfg.grad_accum}: lower them or raise images_per_epoch")
     total = steps * cfg.epochs
     warm = min(total, int(round(cfg.warmup_epochs * steps)))
+    loss.schedule(total, steps)  # DRW: the switch step, with its guards (ConfigError)
+    switch = getattr(loss, "switch_step", None) if loss.deferred else None
     opt = build_optimizer(model, cfg.lr, cfg.weight_decay)
     sched = build_scheduler(opt, total, warm, min_lr_ratio=cfg.min_lr_ratio)
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema else None
     return dict(model=model, loss=loss, sampler=sampler, opt=opt, sched=sched, ema=ema, steps_per_epoch=steps,
-                micro_per_epoch=steps * cfg.grad_accum, total_steps=total, warmup_steps=warm)
+                micro_per_epoch=steps * cfg.grad_accum, total_steps=total, warmup_steps=warm,
+                switch_step=switch, eval_steps=evaluation_steps(total, steps, switch))
+
+
+def evaluation_steps(total_steps: int, steps_per_epoch: int, switch_step: int | None = None) -> list[int]:
+    """Optimiser steps after which the model is evaluated on val: every epoch end and, for a
+    deferred loss whose re-weighted phase (steps after ``switch_step``) holds fewer than two epoch
+    ends, two evenly spaced points inside that phase (its middle and its end)."""
+    steps = set(range(steps_per_epoch, total_steps + 1, steps_per_epoch)) | {total_steps}
+    if switch_step is not None and sum(s > switch_step for s in steps) < 2:
+        span = total_steps - switch_step
+        steps |= {switch_step + math.ceil(j * span / 2) for j in (1, 2)}
+    return sorted(steps)
 
 
 def _eval_model(parts):
@@ -377,9 +390,63 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
         y_val = ylab["val"]
         accum = cfg.grad_accum
         micro_total = parts["micro_per_epoch"]
+        spe = parts["steps_per_epoch"]
+        eval_at = set(parts["eval_steps"])
+        switch = parts["switch_step"]
+        deferred = switch is not None
+        restrict = deferred and cfg.select_phase == "reweighted"
+        selection = "re-weighted evaluations only" if restrict else "all evaluations"
         log.line(f"training {cfg.name} ({cfg.backbone}, {cfg.loss}, {cfg.preset}) on {device.type}"
                  f"{f' x{dist.world_size}' if dist.enabled else ''}: {len(train_ids)} train / {len(y_val)} val images, "
-                 f"{cfg.epochs} epochs x {parts['steps_per_epoch']} steps")
+                 f"{cfg.epochs} epochs x {spe} steps")
+        if deferred:
+            log.line(f"deferred re-weighting from step {switch} of {parts['total_steps']}; "
+                     f"{len(eval_at)} evaluations ({sum(s > switch for s in eval_at)} re-weighted); "
+                     f"selection over {selection}")
+
+        def evaluate(epoch: int, t0: float, seen: int, at_epoch_end: bool) -> None:
+            """Validate, select, record; set st.stopped_early when patience runs out."""
+            emodel = _eval_model(parts)
+            t_train = time.time() - t0
+            raw = predict_raw(emodel, val_ds, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype,
+                              channels_last=chl, num_workers=workers, rank=dist.rank,
+                              world_size=dist.world_size)
+            _, probs = outputs(loss, raw)
+            vmap, vauc = _val_map(y_val, probs)
+            tl = all_gather_object((st.loss_sum, st.loss_count))
+            train_loss = sum(a for a, _ in tl) / max(1, sum(b for _, b in tl))
+            sel = vmap if math.isfinite(vmap) else -math.inf  # no val positives at all: keep the first one
+            active = bool(getattr(loss, "reweighting", False))
+            ep = epoch + 1 if at_epoch_end else round(st.global_step / spe, 4)
+            selectable = active or not restrict
+            improved = selectable and (sel > st.best or st.best_epoch < 0)
+            if active:
+                st.n_active += 1
+            if improved:
+                st.best, st.best_epoch, st.best_step, st.best_drw_active, st.bad_epochs = \
+                    sel, ep, st.global_step, active, 0
+                if main:
+                    rd.save_checkpoint(run_dir / rd.BEST, {
+                        "model": emodel.state_dict(), "epoch": ep, "step": st.global_step, "val_mAP": vmap,
+                        "drw_active": active, "config_hash": cfg.to_dict()["config_hash"],
+                        "backbone": cfg.backbone, "head": cfg.head, "loss": cfg.loss, "ema": ema is not None})
+            elif selectable:
+                st.bad_epochs += 1
+            st.history.append({
+                "epoch": ep, "step": st.global_step, "train_loss": _finite(train_loss),
+                "lr": float(sched.get_last_lr()[0]), "val_mAP": _finite(vmap), "val_mAUROC": _finite(vauc),
+                "best": bool(improved), "drw_active": active, "selectable": bool(selectable),
+                "images_per_s": round(seen * dist.world_size / max(t_train, 1e-9), 2),
+                "epoch_time_s": round(t_train, 2)})
+            log.line(f"{'epoch' if at_epoch_end else 'step'} {ep if at_epoch_end else st.global_step}"
+                     f"{f'/{cfg.epochs}' if at_epoch_end else f' (epoch {ep})'}: loss {train_loss:.4f}  "
+                     f"val mAP {sel:.4f}{' (best)' if improved else ''}{'  [re-weighted]' if active else ''}"
+                     f"  {seen * dist.world_size / max(t_train, 1e-9):.0f} img/s  {t_train:.0f}s")
+            can_stop = not deferred or st.n_active >= cfg.patience
+            if (cfg.patience and st.bad_epochs >= cfg.patience and can_stop
+                    and st.global_step < parts["total_steps"]):
+                st.stopped_early = True
+                log.line(f"early stopping: no val mAP gain for {cfg.patience} evaluations")
 
         # ---------------------------------------------------------------- epochs
         while st.epoch < cfg.epochs and not st.stopped_early:
@@ -399,6 +466,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
             t0, seen = time.time(), 0
             for x, y, _ in loader:
                 last_micro = (st.batch + 1) % accum == 0
+                loss.set_step(st.global_step)
                 value = stepper.micro_step(x, y, last_micro)
                 st.loss_sum += value
                 st.loss_count += 1
@@ -406,52 +474,32 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
                 seen += len(x)
                 if last_micro:
                     st.global_step += 1
-                    if cfg.checkpoint_every_steps and st.global_step % cfg.checkpoint_every_steps == 0 \
-                            and st.batch < micro_total:
+                    mid = st.batch < micro_total
+                    if mid and st.global_step in eval_at:  # a sub-epoch evaluation (re-weighted phase)
+                        evaluate(epoch, t0, seen, at_epoch_end=False)
+                        write_metrics()
+                        checkpoint(st)
+                        train_model.train()
+                        if st.stopped_early:
+                            break
+                    elif cfg.checkpoint_every_steps and st.global_step % cfg.checkpoint_every_steps == 0 and mid:
                         checkpoint(st)
                     if fault and st.global_step == fault:
                         os.kill(os.getpid(), signal.SIGKILL)
                 dt = max(time.time() - t0, 1e-9)
                 log.update(1, f"loss {st.loss_sum / max(st.loss_count, 1):.4f}  "
                               f"{seen * dist.world_size / dt:.0f} img/s  lr {sched.get_last_lr()[0]:.2e}")
-            train_time = time.time() - t0
+            if st.stopped_early:
+                break
             # ------------------------------------------------------------ validation and selection
-            emodel = _eval_model(parts)
-            raw = predict_raw(emodel, val_ds, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype,
-                              channels_last=chl, num_workers=workers, rank=dist.rank,
-                              world_size=dist.world_size)
-            _, probs = outputs(loss, raw)
-            vmap, vauc = _val_map(y_val, probs)
-            tl = all_gather_object((st.loss_sum, st.loss_count))
-            train_loss = sum(a for a, _ in tl) / max(1, sum(b for _, b in tl))
-            sel = vmap if math.isfinite(vmap) else -math.inf  # no val positives at all: keep the first epoch
-            improved = sel > st.best or st.best_epoch < 0
-            if improved:
-                st.best, st.best_epoch, st.bad_epochs = sel, epoch, 0
-                if main:
-                    rd.save_checkpoint(run_dir / rd.BEST, {
-                        "model": emodel.state_dict(), "epoch": epoch, "val_mAP": vmap,
-                        "config_hash": cfg.to_dict()["config_hash"], "backbone": cfg.backbone,
-                        "head": cfg.head, "loss": cfg.loss, "ema": ema is not None})
-            else:
-                st.bad_epochs += 1
-            st.history.append({
-                "epoch": epoch + 1, "step": st.global_step, "train_loss": _finite(train_loss),
-                "lr": float(sched.get_last_lr()[0]), "val_mAP": _finite(vmap), "val_mAUROC": _finite(vauc),
-                "best": bool(improved), "drw_active": bool(getattr(loss, "reweighting", False)),
-                "images_per_s": round(seen * dist.world_size / max(train_time, 1e-9), 2),
-                "epoch_time_s": round(train_time, 2)})
-            log.line(f"epoch {epoch + 1}/{cfg.epochs}: loss {train_loss:.4f}  val mAP {sel:.4f}"
-                     f"{' (best)' if improved else ''}  {seen * dist.world_size / max(train_time, 1e-9):.0f} img/s"
-                     f"  {train_time:.0f}s")
+            evaluate(epoch, t0, seen, at_epoch_end=True)
             st.epoch += 1
             st.batch, st.loss_sum, st.loss_count = 0, 0.0, 0
-            if cfg.patience and st.bad_epochs >= cfg.patience and st.epoch < cfg.epochs:
-                st.stopped_early = True
-                log.line(f"early stopping: no val mAP gain for {cfg.patience} epochs")
             write_metrics()
             checkpoint(st)
         log.close()
+        if deferred and not st.best_drw_active:
+            log.line("note: the selected checkpoint was trained without re-weighting (select_phase=all)")
 
         # ---------------------------------------------------------------- final predictions
         barrier()  # best.pt is written by rank 0; every rank reads it (one node, shared disk)
@@ -469,8 +517,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
                     summary[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
                     summary[split].update({f"{g}_mAP": v["mAP"] for g, v in sc.get("groups", {}).items()})
         if main:
-            rd.write_done(run_dir, {"best_epoch": st.best_epoch + 1, "best_val_mAP": _finite(st.best),
-                                    "epochs_run": st.epoch, "stopped_early": st.stopped_early,
+            rd.write_done(run_dir, {"best_epoch": st.best_epoch, "best_step": st.best_step,
+                                    "best_val_mAP": _finite(st.best), "best_drw_active": bool(st.best_drw_active),
+                                    "selection": selection, "drw_switch_step": switch,
+                                    "epochs_run": st.epoch, "steps_run": st.global_step,
+                                    "stopped_early": st.stopped_early,
                                     "wall_s": round(time.time() - t_start, 1), "device": str(device),
                                     "world_size": dist.world_size, "scores": summary})
             log.line(f"done: {run_dir}  " + "  ".join(f"{s} mAP {v['mAP']:.4f}" for s, v in summary.items()

@@ -132,7 +132,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpo
     from lteval.train import rundir as rd
     from lteval.train.config import TrainConfig
     from lteval.train.engine import open_data
-    from lteval.train.losses import create_loss, loss_info
+    from lteval.train.losses import create_loss
     from lteval.train.models import create_model
 
     run_dir = Path(run_dir)
@@ -141,10 +141,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpo
     splits = read_splits(run_dir)
     pos = {v: i for i, v in enumerate(source.train_ids.tolist())}
     labels = {s: source.train_y[[pos[v] for v in ids]] for s, ids in splits.items()}
-    import inspect
-    kw = dict(cfg.loss_kwargs)
-    if "epochs" in inspect.signature(loss_info(cfg.loss).factory).parameters and not {"epochs", "drw_epoch"} & set(kw):
-        kw["epochs"] = cfg.epochs
+    kw = dict(cfg.loss_kwargs)  # a deferred loss is left unscheduled: only its to_logits is needed here
     loss = create_loss(cfg.loss, labels["train"].sum(axis=0).astype(np.float64), n_samples=len(splits["train"]), **kw)
     model = create_model(cfg.backbone, source.task.n_classes, in_chans=1, img_size=cfg.image_size, head=cfg.head)
     ck = rd.load_checkpoint(run_dir / ("checkpoints/" + checkpoint + ".pt"))

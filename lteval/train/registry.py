@@ -135,7 +135,25 @@ def run_baseline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
             print(f"{run_dir}: finished run of the same config reused (pass --force to train again)",
                   file=sys.stderr)
         return Path(run_dir)
-    return train(cfg, run_dir, state=state, progress=progress)
+    try:
+        return train(cfg, run_dir, state=state, progress=progress)
+    except BaseException:
+        if dist.is_main and state == "new":
+            _discard_unstarted(Path(run_dir))
+        raise
+
+
+def _discard_unstarted(run_dir: Path) -> None:
+    """Remove a new run directory whose run failed before its first checkpoint (a missing image, a bad
+    config, an interrupt while preparing): it holds nothing worth keeping (config.json, splits) and
+    would otherwise block the same command with "an unfinished run exists" once the cause is fixed."""
+    import shutil
+
+    from lteval.train.rundir import CONFIG, LAST  # LAST.parent: checkpoints/
+
+    if (run_dir / LAST).parent.exists() or not (run_dir / CONFIG).is_file():
+        return  # training started (resume it) or not ours
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def grid_members(backbones=None, losses=None) -> list[str]:
