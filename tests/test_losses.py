@@ -98,8 +98,13 @@ def test_cb_focal_hand():
     w = [r / sum(raw) * 3 for r in raw]
     np.testing.assert_allclose(class_balanced_weights(COUNTS, beta), w, rtol=1e-12)
     assert w[2] > w[1] > w[0]
+    # weight_on="positives" (default): y w_c + (1 - y); "both": w_c on every term of class c
     v, _ = value("cb_focal", beta=beta)
+    assert v == pytest.approx(scalar_mean(lambda z, y, c: (w[c] if y else 1.0) * focal_s(z, y), Z, Y), rel=1e-6)
+    v, _ = value("cb_focal", beta=beta, weight_on="both")
     assert v == pytest.approx(scalar_mean(lambda z, y, c: w[c] * focal_s(z, y), Z, Y), rel=1e-6)
+    with pytest.raises(ConfigError, match="weight_on"):
+        create_loss("cb_focal", COUNTS, weight_on="negatives")
     # default beta 0.9999
     np.testing.assert_allclose(class_balanced_weights([1, 2]).sum(), 2.0)
 
@@ -166,45 +171,88 @@ def test_ldam_margins_and_eval_logits():
     assert loss(raw, torch.zeros_like(raw)).item() == pytest.approx(bce_neg.item(), rel=1e-12)
 
 
-def test_drw_switch_and_state_round_trip(tmp_path):
+def test_drw_switch_by_optimiser_step_and_state_round_trip(tmp_path):
     beta = 0.9999
     w = class_balanced_weights(COUNTS, beta)
-    loss = create_loss("drw", COUNTS, drw_epoch=3)
     z, y = t(Z), t(Y)
     plain = scalar_mean(lambda zz, yy, c: bce_s(zz, yy), Z, Y)
-    weighted = scalar_mean(lambda zz, yy, c: bce_s(zz, yy, w=w[c]), Z, Y)
-    for epoch, expected in [(0, plain), (2, plain), (3, weighted), (7, weighted)]:
-        loss.set_epoch(epoch)
-        assert loss(z, y).item() == pytest.approx(expected, rel=1e-6), epoch
-        assert loss.reweighting == (epoch >= 3)
-    # epochs -> drw_epoch = floor(0.8 * epochs)
-    assert create_loss("drw", COUNTS, epochs=15).drw_epoch == 12
-    with pytest.raises(ConfigError, match="drw_epoch"):
-        create_loss("drw", COUNTS)
+    weighted = scalar_mean(lambda zz, yy, c: bce_s(zz, yy, w=w[c] if yy else 1.0), Z, Y)
+    both = scalar_mean(lambda zz, yy, c: bce_s(zz, yy, w=w[c]), Z, Y)
+    loss = create_loss("drw", COUNTS)
+    loss.schedule(total_steps=50, steps_per_epoch=10)       # default: 0.8 of the optimiser steps
+    assert loss.switch_step == 40
+    for step, expected in [(0, plain), (39, plain), (40, weighted), (49, weighted)]:
+        loss.set_step(step)
+        assert loss(z, y).item() == pytest.approx(expected, rel=1e-6), step
+        assert loss.reweighting == (step >= 40)
+    b = create_loss("drw", COUNTS, weight_on="both")
+    b.schedule(50)
+    b.set_step(45)
+    assert b(z, y).item() == pytest.approx(both, rel=1e-6)
+    # not an epoch floor: 0.8 of 3 epochs x 7 steps = step round(16.8) = 17, inside epoch 3
+    d = create_loss("drw", COUNTS)
+    d.schedule(21, 7)
+    assert d.switch_step == 17
+    # drw_epoch and drw_step are exact; drw_epoch needs the epoch length
+    e = create_loss("drw", COUNTS, drw_epoch=12)
+    e.schedule(150, 10)
+    assert e.switch_step == 120
+    f = create_loss("drw", COUNTS, drw_step=33)
+    f.schedule(40)
+    assert f.switch_step == 33
     # checkpoint round trip, through a weights_only torch file
-    loss.set_epoch(5)
+    loss.set_step(44)
     torch.save(loss.state_dict(), tmp_path / "loss.pt")
-    fresh = create_loss("drw", COUNTS, drw_epoch=3)
+    fresh = create_loss("drw", COUNTS)
     assert not fresh.reweighting
     fresh.load_state_dict(torch.load(tmp_path / "loss.pt", weights_only=True))
-    assert fresh.epoch == 5 and fresh.reweighting
+    assert fresh.step == 44 and fresh.switch_step == 40 and fresh.reweighting
     assert fresh(z, y).item() == pytest.approx(weighted, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["drw", "ldam_drw"])
+def test_deferral_guards(name):
+    """Nothing deferred, nothing re-weighted, or a switch before half of training: ConfigError."""
+    def sched(total, spe=None, **kw):
+        loss = create_loss(name, COUNTS, **kw)
+        loss.schedule(total, spe)
+        return loss
+
+    with pytest.raises(ConfigError, match="nothing is deferred"):
+        sched(2, drw_fraction=0.2)                         # round(0.4) = 0: re-weighted from the start
+    with pytest.raises(ConfigError, match="fewer than 2 re-weighted steps"):
+        sched(1)                                           # round(0.8 * 1) = 1 = the whole run
+    with pytest.raises(ConfigError, match="fewer than 2 re-weighted steps"):
+        sched(5)                                           # round(0.8 * 5) = 4: one step after it
+    with pytest.raises(ConfigError, match="before half"):
+        sched(15, 1, drw_epoch=5)                          # the seed's epoch 5 of 15 ...
+    assert sched(15, 1, drw_epoch=5, drw_allow_early=True).switch_step == 5   # ... when asked for
+    with pytest.raises(ConfigError, match="before half"):
+        sched(100, drw_fraction=0.3)
+    with pytest.raises(ConfigError, match="drw_epoch"):
+        create_loss(name, COUNTS, drw_epoch=0)
+    with pytest.raises(ConfigError, match="drw_fraction"):
+        create_loss(name, COUNTS, drw_fraction=1.0)
+    with pytest.raises(ConfigError, match="schedule"):  # never scheduled: cannot train silently
+        create_loss(name, COUNTS)(t(Z), t(Y))
+    assert sched(10).switch_step == 8
 
 
 def test_ldam_drw_hand():
     m = ldam_margins(COUNTS)
     w = class_balanced_weights(COUNTS)
-    loss = create_loss("ldam_drw", COUNTS, drw_epoch=1)
+    loss = create_loss("ldam_drw", COUNTS, drw_step=5)
+    loss.schedule(10)
     z, y = t(Z), t(Y)
     before = scalar_mean(lambda zz, yy, c: bce_s(30 * (zz - m[c] * yy), yy), Z, Y)
-    after = scalar_mean(lambda zz, yy, c: bce_s(30 * (zz - m[c] * yy), yy, w=w[c]), Z, Y)
+    after = scalar_mean(lambda zz, yy, c: bce_s(30 * (zz - m[c] * yy), yy, w=w[c] if yy else 1.0), Z, Y)
     assert loss(z, y).item() == pytest.approx(before, rel=1e-6)
-    loss.set_epoch(1)
+    loss.set_step(5)
     assert loss(z, y).item() == pytest.approx(after, rel=1e-6)
     torch.testing.assert_close(loss.to_logits(z), 30 * z)
 
 
-def db_s(Zs, Ys, counts, n, lam=5.0, kappa=0.05, a=0.1, b=10.0, mu=0.2, gamma=2.0, bal=2.0):
+def db_s(Zs, Ys, counts, n, lam=2.0, kappa=0.05, a=0.1, b=10.0, mu=0.2, gamma=2.0, bal=2.0):
     """Distribution-balanced loss, one element at a time (Wu et al. 2020, authors' code)."""
     C = len(counts)
     vals = []
@@ -230,12 +278,12 @@ def test_dbloss_hand():
     Zs = Z + [[0.2, -0.3, 1.1]]
     v, loss = value("dbloss", Zs=Zs, Ys=Ys)
     assert v == pytest.approx(db_s(Zs, Ys, COUNTS, N), rel=1e-6)
-    v, _ = value("dbloss", Zs=Zs, Ys=Ys, neg_scale=2.0, gamma=0.0)
-    assert v == pytest.approx(db_s(Zs, Ys, COUNTS, N, lam=2.0, gamma=0.0), rel=1e-6)
+    v, _ = value("dbloss", Zs=Zs, Ys=Ys, neg_scale=5.0, map_mu=0.3, gamma=0.0)   # the VOC-MLT config
+    assert v == pytest.approx(db_s(Zs, Ys, COUNTS, N, lam=5.0, mu=0.3, gamma=0.0), rel=1e-6)
     # eval logits include the class-specific bias the loss trained with (rare classes pushed down)
     raw = torch.zeros(1, 3, dtype=torch.float64)
     ev = loss.to_logits(raw)[0]
-    nu = [0.05 / 5 * math.log(N / n - 1) for n in COUNTS]
+    nu = [0.05 / 2 * math.log(N / n - 1) for n in COUNTS]
     np.testing.assert_allclose(ev.numpy(), [-x for x in nu], rtol=1e-6)
     assert ev[2] < ev[1] < ev[0]
 
@@ -250,8 +298,10 @@ def test_la_bce_hand_and_eval_logits():
     assert loss.to_logits(raw) is raw  # eval logits: the adjustment-free raw output
 
 
-@pytest.mark.parametrize("name,kw", [("focal", {"alpha": 0.25}), ("cb_focal", {}), ("asl", {}),
-                                     ("asl", {"gamma_pos": 1.0}), ("ldam_drw", {"drw_epoch": 0}),
+@pytest.mark.parametrize("name,kw", [("focal", {"alpha": 0.25}), ("cb_focal", {}), ("cb_focal", {"weight_on": "both"}),
+                                     ("asl", {"detach_focal_weight": False}),
+                                     ("asl", {"gamma_pos": 1.0, "detach_focal_weight": False}),
+                                     ("ldam_drw", {"drw_step": 5}), ("drw", {"drw_step": 5, "weight_on": "both"}),
                                      ("dbloss", {}), ("la_bce", {}), ("bce_pos_weight", {})])
 def test_gradcheck(name, kw):
     g = torch.Generator().manual_seed(3)
@@ -261,6 +311,8 @@ def test_gradcheck(name, kw):
         z = torch.where((p - 0.05).abs() < 0.02, z + 1.0, z)
     y = torch.tensor([[1, 0, 0], [0, 1, 1], [1, 0, 1], [0, 0, 0]], dtype=torch.float64)
     loss = create_loss(name, COUNTS, n_samples=N, **kw)
+    loss.schedule(10)
+    loss.set_step(9)
     z.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: loss(x, y), (z,), eps=1e-6, atol=1e-6)
 
@@ -274,7 +326,8 @@ def test_low_precision_logits_computed_in_fp32():
 @pytest.mark.parametrize("name", ["bce", "bce_pos_weight", "focal", "cb_focal", "asl", "ldam", "drw",
                                   "ldam_drw", "dbloss", "la_bce"])
 def test_uniform_interface(name):
-    loss = create_loss(name, COUNTS, n_samples=N, **({"epochs": 4} if "drw" in name else {}))
+    loss = create_loss(name, COUNTS, n_samples=N)
+    loss.schedule(40, 10)
     z = torch.randn(5, 3, requires_grad=True)
     y = (torch.rand(5, 3) < 0.5).float()
     out = loss(z, y)
@@ -282,11 +335,12 @@ def test_uniform_interface(name):
     out.backward()
     assert torch.isfinite(z.grad).all()
     loss.set_epoch(3)
+    loss.set_step(35)
     assert loss.to_logits(z.detach()).shape == z.shape
     sd = loss.state_dict()
-    again = create_loss(name, COUNTS, n_samples=N, **({"epochs": 4} if "drw" in name else {}))
+    again = create_loss(name, COUNTS, n_samples=N)
     again.load_state_dict(sd)
-    assert again.epoch == 3
+    assert again.epoch == 3 and again.step == 35 and getattr(again, "reweighting", False) == loss.deferred
     torch.testing.assert_close(again(z.detach(), y), loss(z.detach(), y))
 
 
@@ -313,12 +367,11 @@ def test_errors():
 def test_eval_logits_description_matches_to_logits(name):
     from lteval.train.losses import loss_info
 
-    loss = create_loss(name, COUNTS, n_samples=N, epochs=3) if "drw" in name else \
-        create_loss(name, COUNTS, n_samples=N)
+    loss = create_loss(name, COUNTS, n_samples=N)
     z = t(Z)
     desc = loss_info(name).eval_logits
     expected = {"z": z, "s * z": 30.0 * z}.get(desc)
     if desc == "z - nu_c":
-        expected = z - torch.tensor([0.05 / 5 * math.log(N / n - 1) for n in COUNTS], dtype=z.dtype)
+        expected = z - torch.tensor([0.05 / 2 * math.log(N / n - 1) for n in COUNTS], dtype=z.dtype)
     assert expected is not None, desc
     torch.testing.assert_close(loss.to_logits(z), expected)
