@@ -161,3 +161,32 @@ def test_head_round_trip_weights_only():
     back = StageHead.from_spec(cos.spec(), cos.state_dict())
     assert torch.equal(back(f), cos(f))
     assert np.array_equal(head_logits(tau_normalize(cos, 1.0), f), head_logits(cos, f))  # no-op on cosine
+
+
+@pytest.mark.parametrize("loss", __import__("lteval.train.losses", fromlist=["list_losses"]).list_losses())
+def test_crt_trains_with_every_registered_loss(loss):
+    """cRT takes any registered loss; a deferred one (drw, ldam_drw) is scheduled over cRT's own
+    optimiser steps (issue 11: it raised a ConfigError) and switches inside them; the head's output
+    map is the loss's evaluation-logit map."""
+    from lteval.train.losses import create_loss
+
+    rng = np.random.default_rng(2)
+    n, D = 200, 16
+    y = (rng.random((n, C)) < np.linspace(0.01, 0.3, C)).astype(np.float32)
+    y[:, 0] = 0.0                                   # a class absent from the training features
+    f = torch.tensor(y @ rng.normal(size=(C, D)) + rng.normal(0, 0.7, size=(n, D)), dtype=torch.float32)
+    cfg = CRTConfig(loss=loss, epochs=3, batch_size=50, lr=0.05, sampler="random")
+    head, log = train_crt(_model("resnet10t"), f, y, cfg)
+    z = head_logits(head, f)
+    assert np.isfinite(z).all() and log["steps"] == 12
+    assert mean_average_precision(y, z, empty_class="exclude") > 0.3
+    ref = create_loss(loss, y.sum(0), n_samples=n)
+    raw = torch.randn(4, C)
+    torch.testing.assert_close(raw * head.out_scale + head.out_bias, ref.to_logits(raw), rtol=1e-5, atol=1e-5)
+    # 3 epochs x 4 steps: the switch at round(0.8 * 12) = 10 falls in the last epoch
+    want = [False, False, True] if ref.deferred else [False] * 3
+    assert [e["drw_active"] for e in log["epochs"]] == want
+    if loss == "ldam_drw":  # the re-weighted last epoch changes the head
+        other, _ = train_crt(_model("resnet10t"), f, y, CRTConfig(loss="ldam", epochs=3, batch_size=50, lr=0.05,
+                                                                  sampler="random"))
+        assert not torch.equal(other.heads[0].weight, head.heads[0].weight)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -242,6 +242,7 @@ class CRTConfig:
     images_per_epoch: int = 0        # 0 = the size of the training split
     sampler: str = "class_aware"
     loss: str = "bce"
+    loss_kwargs: dict = field(default_factory=dict)   # the loss's parameters (docs/losses.md)
     warmup_epochs: float = 0.0
     min_lr_ratio: float = 0.0
     augment: bool = False            # False: features computed once; True: per batch from augmented images
@@ -286,7 +287,11 @@ def _from_dict(cls, d, what):
     for k, v in d.items():
         cur = getattr(out, k)
         try:
-            if isinstance(cur, bool):
+            if isinstance(cur, dict):
+                if not isinstance(v, dict):
+                    raise TypeError
+                v = dict(v)
+            elif isinstance(cur, bool):
                 v = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on")
             elif isinstance(cur, int):
                 v = int(v)
@@ -333,8 +338,13 @@ def _fit(head: StageHead, params, get_features, labels: np.ndarray, *, epochs: i
     log = []
     head.train()
     step = 0
+    scheduled = hasattr(loss_fn, "schedule")  # an lteval loss: tell it the length of this stage
+    if scheduled:
+        loss_fn.schedule(total, steps_per_epoch)  # deferred re-weighting switches within cRT's own steps
     for epoch in range(epochs):
         smp.set_epoch(epoch)
+        if scheduled:
+            loss_fn.set_epoch(epoch)
         idx = np.fromiter(iter(smp), dtype=np.int64)
         total_loss = 0.0
         for b in range(0, len(idx), batch_size):
@@ -342,6 +352,8 @@ def _fit(head: StageHead, params, get_features, labels: np.ndarray, *, epochs: i
             with torch.no_grad():
                 f = get_features(j)
             f = f.to(dev)
+            if scheduled:
+                loss_fn.set_step(step)
             out = head.raw(f) if on == "raw" else head(f)
             loss = loss_fn(out, y[j].to(dev))
             opt.zero_grad(set_to_none=True)
@@ -352,7 +364,8 @@ def _fit(head: StageHead, params, get_features, labels: np.ndarray, *, epochs: i
             total_loss += float(loss.detach()) * len(j)
             if progress is not None:
                 progress(step, total)
-        log.append({"epoch": epoch, "loss": total_loss / max(1, len(idx)), "lr": opt.param_groups[0]["lr"]})
+        log.append({"epoch": epoch, "loss": total_loss / max(1, len(idx)), "lr": opt.param_groups[0]["lr"],
+                    "drw_active": bool(getattr(loss_fn, "reweighting", False))})
     head.eval()
     return {"steps": step, "epochs": log}
 
@@ -376,7 +389,9 @@ def train_crt(model: nn.Module, train, labels, cfg: CRTConfig | dict | None = No
     ``train`` is either precomputed features (n, D) of the training split (``cfg.augment`` False)
     or a dataset yielding ``(augmented image, target, id)`` (``cfg.augment`` True).
     ``labels`` (n, C) are the training labels in the same order. Returns ``(head, log)``; the
-    backbone's parameters and statistics are untouched.
+    backbone's parameters and statistics are untouched. ``cfg.loss`` may be any registered loss
+    (``cfg.loss_kwargs`` its parameters); a deferred one (``drw``, ``ldam_drw``) is scheduled over
+    cRT's own optimiser steps, and the head's output map is that loss's ``to_logits``.
     """
     from lteval.train.losses import create_loss, loss_info
 
@@ -386,7 +401,7 @@ def train_crt(model: nn.Module, train, labels, cfg: CRTConfig | dict | None = No
     C = y.shape[1]
     counts = y.sum(axis=0)
     kw = {"n_samples": n} if loss_info(cfg.loss).needs_n_samples else {}
-    loss = create_loss(cfg.loss, counts, **kw).to(device)
+    loss = create_loss(cfg.loss, counts, **kw, **dict(cfg.loss_kwargs)).to(device)
     with freeze(model):
         if isinstance(train, torch.Tensor):
             feats = train.float()
