@@ -169,6 +169,32 @@ def test_early_stopping_and_options(tmp_path):
     assert hist[0]["step"] == 4  # 64 images / (8 x 2 accumulation)
 
 
+@pytest.mark.parametrize("phase", ["reweighted", "all"])
+def test_deferred_loss_selection_and_early_stopping_respect_drw(tmp_path, phase):
+    """No val progress (lr ~ 0): every evaluation ties, so selection over all evaluations would keep
+    the first, pre-switch one. By default a deferred loss selects among re-weighted evaluations
+    only and cannot stop early before the re-weighted phase had `patience` evaluations;
+    select_phase=all selects over all evaluations and DONE says so."""
+    d = run("convnext_tiny_ldam_drw", tmp_path, epochs=4, patience=1, lr=1e-12, weight_decay=0.0,
+            select_phase=phase)
+    hist = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+    done = json.loads((d / "DONE").read_text())
+    assert done["drw_switch_step"] == 13                      # round(0.8 * 16)
+    best = [h for h in hist if h["best"]]
+    assert len(set(h["val_mAP"] for h in hist)) == 1          # the premise: nothing learnt, all tie
+    if phase == "reweighted":
+        assert [h["step"] for h in hist] == [4, 8, 12, 15, 16]  # no early stop before the switch
+        assert [h["drw_active"] for h in hist] == [False, False, False, True, True]
+        assert [h["step"] for h in best] == [15] and done["best_drw_active"] is True
+        assert done["selection"] == "re-weighted evaluations only" and not done["stopped_early"]
+    else:
+        # patience 1 runs out at step 8, but stopping waits for one re-weighted evaluation (step 15)
+        assert [h["step"] for h in hist] == [4, 8, 12, 15] and done["stopped_early"]
+        assert [h["step"] for h in best] == [4] and done["best_drw_active"] is False
+        assert done["selection"] == "all evaluations"
+    assert torch.load(d / "checkpoints" / "best.pt", weights_only=True)["drw_active"] is done["best_drw_active"]
+
+
 def test_real_data_root_checks_every_image_before_training(tmp_path):
     """--data DIR: a missing image is one clear InputError before any training, and the failed run
     leaves nothing that blocks the same command once the image is back (issue 13)."""
