@@ -36,14 +36,31 @@ def test_every_baseline_resolves_under_every_preset(preset):
     for name in list_baselines():
         cfg = resolve(name, preset)
         want = get_baseline(name)["backbone"]
-        if preset == "paper":
+        if preset in ("paper", "seed"):
             assert cfg.backbone == want and cfg.image_size == 512 and cfg.pretrained == "imagenet"
             assert cfg.epochs == 15 and cfg.lr == 1e-4 and cfg.batch_size == 12
-        else:
+            if preset == "seed":
+                assert cfg.weight_decay == 1e-5 and cfg.select_phase == "all"
+                drw = "drw" in cfg.loss
+                assert (cfg.loss_kwargs.get("drw_epoch") == 5) == drw, (name, cfg.loss_kwargs)
+                assert drw or "drw_allow_early" not in cfg.loss_kwargs
+        elif PRESETS[preset].get("backbone_rule") == "smallest":
             assert cfg.backbone == backbone_info(want).smallest and cfg.image_size == 64
             assert cfg.pretrained == "none"
         if cfg.loss.startswith("ldam"):
             assert cfg.head == "cosine"
+
+
+def test_seed_preset_recipe_and_its_deferral():
+    """The seed recipe: DRW from epoch 5 of 15 (0-based index 5), positives-only weights; a --set
+    value wins over the preset's loss default; the switch lands on the step the seed's code uses."""
+    cfg = resolve("convnext_ldam_drw", "seed")
+    assert cfg.loss_kwargs == {"drw_epoch": 5, "drw_allow_early": True, "weight_on": "positives"}
+    assert resolve("convnext_ldam_drw", "seed", {"loss_kwargs.drw_epoch": "7"}).loss_kwargs["drw_epoch"] == 7
+    from lteval.train.losses import create_loss
+    loss = create_loss(cfg.loss, [100, 10, 1], **cfg.loss_kwargs)
+    loss.schedule(15 * 100, 100)
+    assert loss.switch_step == 500
 
 
 def test_unknown_names_and_keys_give_suggestions():
