@@ -152,10 +152,11 @@ def test_blocks_train_together():
     x = torch.randn(n, 1, 8, 8, generator=g) + (y @ torch.tensor([1.0, 2.0, 4.0]))[:, None, None, None]
     torch.manual_seed(0)
     model = Tiny()
-    loss_fn = create_loss("ldam_drw", y.sum(0).numpy(), epochs=4)
+    loss_fn = create_loss("ldam_drw", y.sum(0).numpy())
     sampler = create_sampler("class_aware", y.numpy().astype(np.int8), seed=0)
     opt = build_optimizer(model, lr=3e-2, weight_decay=1e-4)
     steps_per_epoch = len(sampler) // 32
+    loss_fn.schedule(4 * steps_per_epoch, steps_per_epoch)
     sched = build_scheduler(opt, total_steps=4 * steps_per_epoch, warmup_steps=2)
     ema = ModelEma(model, decay=0.9)
 
@@ -170,6 +171,7 @@ def test_blocks_train_together():
         idx = torch.tensor(list(sampler))
         for b in range(steps_per_epoch):
             i = idx[b * 32:(b + 1) * 32]
+            loss_fn.set_step(epoch * steps_per_epoch + b)
             loss = loss_fn(model(x[i]), y[i])
             opt.zero_grad()
             loss.backward()

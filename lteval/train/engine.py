@@ -14,7 +14,12 @@ What it does, in order:
 3. each epoch: train, evaluate ``val`` mAP (classes with val positives), keep the best model
    (``checkpoints/best.pt``), append to ``metrics.jsonl``, checkpoint ``checkpoints/last.pt``
    atomically (also every ``checkpoint_every_steps`` optimiser steps), early-stop after
-   ``patience`` epochs without improvement.
+   ``patience`` evaluations without improvement. A deferred loss (DRW) switches at an optimiser
+   step (``loss.schedule``); when fewer than two epoch ends follow the switch, the re-weighted phase
+   is also evaluated mid-epoch (:func:`evaluation_steps`). With ``select_phase="reweighted"``
+   (default) only evaluations with re-weighting active can be selected, and early stopping waits
+   until the re-weighted phase had ``patience`` evaluations; ``DONE`` records
+   ``best_drw_active`` and the selection rule.
 4. the best model predicts val, calib, dev and test → predictions/logits/labels/scores; ``DONE``.
 
 Resuming (``state="resume"``) restores model, optimiser, scheduler, grad scaler, EMA, the loss's
