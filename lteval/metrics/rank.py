@@ -117,6 +117,7 @@ class RankResult:
     boot_values: np.ndarray = field(repr=False)  # (n_boot, k) figure on every resample
     n_clusters: int | None = None
     cluster_by: str | None = None
+    task: str | None = None
 
     @property
     def ranking(self) -> list[str]:
@@ -127,6 +128,14 @@ class RankResult:
     def mean_rank(self) -> np.ndarray:
         """(k,) expected rank over the resamples."""
         return self.rank_probabilities @ np.arange(1, len(self.systems) + 1)
+
+    def rank_interval(self) -> np.ndarray:
+        """(k, 2) central ``level`` interval of each system's resampled rank (positions 1..k)."""
+        a = (1.0 - self.level) / 2.0
+        cdf = np.cumsum(self.rank_probabilities, axis=1)
+        lo = 1 + np.argmax(cdf > a - 1e-12, axis=1)
+        hi = 1 + np.argmax(cdf >= 1 - a - 1e-12, axis=1)
+        return np.stack([lo, hi], axis=1)
 
     def tau_summary(self) -> dict:
         t = self.kendall_tau[~np.isnan(self.kendall_tau)]
@@ -145,6 +154,7 @@ class RankResult:
 
         d = {
             "lteval_version": __version__,
+            **({"task": self.task} if self.task else {}),
             "systems": list(names),
             "metric": self.metric,
             "higher_is_better": self.higher_is_better,
@@ -156,6 +166,7 @@ class RankResult:
             "ranking": self.ranking,
             "ranks": {x: int(r) for x, r in zip(names, self.ranks)},
             "mean_rank": {x: float(r) for x, r in zip(names, self.mean_rank())},
+            "rank_ci": {x: [int(a), int(b)] for x, (a, b) in zip(names, self.rank_interval())},
             "rank_probabilities": {x: [float(v) for v in row]
                                    for x, row in zip(names, self.rank_probabilities)},
             "pairwise": mat(self.pairwise),
