@@ -87,7 +87,7 @@ def stratum_labels(values, bins=4) -> tuple[np.ndarray, list[str]]:
         if isinstance(bins, list):
             cuts = list(bins)
         else:
-            q = np.quantile(x, np.arange(1, bins) / bins)
+            q = np.quantile(x, np.arange(1, bins) / bins, method="higher")  # cut at data values
             cuts = sorted({float(c) for c in q if c > x.min()})
         names = ([f"< {_fmt(cuts[0])}"] + [f"[{_fmt(a)}, {_fmt(b)})" for a, b in zip(cuts, cuts[1:])]
                  + [f">= {_fmt(cuts[-1])}"]) if cuts else [f"all ({_fmt(x.min())})"]
