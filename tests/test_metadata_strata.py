@@ -222,6 +222,7 @@ def test_tiny_and_empty_strata_are_null_not_nan(files):
     assert missing["n_samples"] == 5
     assert missing["overall"]["mAUROC"] is None or isinstance(missing["overall"]["mAUROC"], float)
     assert rep["strata"]["sex=F"]["column"] == "sex" and rep["strata"]["sex=F"]["value"] == "F"
+    assert missing["n_empty_classes"] > 0 and "have no positives here" in missing["note"]
 
 
 def test_strata_cli_table_and_errors(files):

@@ -90,6 +90,13 @@ def print_strata(d: dict) -> None:
         empty = [e["value"] for e in entries if e["n_samples"] == 0]
         if empty:
             console.print(f"no images in: {', '.join(empty)} (figures null)", highlight=False)
+        short = [f"{e['value']} ({e['n_empty_classes']})" for e in entries
+                 if e["n_samples"] and e.get("n_empty_classes")]
+        if short:
+            policy = d.get("empty_class_policy", "zero")
+            console.print(f"classes without positives, by stratum: {', '.join(short)}; "
+                          + ("their AP counts as 0" if policy == "zero" else "left out of mAP"),
+                          highlight=False)
 
 
 def print_compare_strata(d: dict, figure: str = "mAP") -> None:
