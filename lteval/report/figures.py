@@ -348,3 +348,65 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *,
         if title:
             ax.set_title(title, loc="left")
     return to_svg(fig, title=title or "heat map")
+
+
+def training_curves(step: Sequence[float], series: Mapping[str, Sequence[float | None]],
+                    labels: Mapping[str, str], *, selected: Mapping | None = None,
+                    drw: Mapping | None = None, shared_ylim: Mapping[str, tuple[float, float]] | None = None,
+                    title: str | None = None) -> str:
+    """One run's training curves: a column of small panels (one per series) over ``step``.
+
+    ``series[key]`` (E,) values per evaluation (None where absent; a series with no value
+    is left out); ``labels[key]`` the panel's y label. ``selected`` ``{"step", "val_mAP"}``
+    draws the selected checkpoint (a dotted line on every panel, a star on the val mAP
+    curve); ``drw`` ``{"step"}`` a dashed line, or ``{"after", "by"}`` a hatched band
+    where the switch happened between two evaluations; the re-weighted part is shaded.
+    ``shared_ylim[key]`` fixes a panel's y range (the same across small multiples).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    x = np.asarray(step, float)
+    keys = [k for k, v in series.items() if any(u is not None for u in v)]
+    n = max(1, len(keys))
+    height = 0.35 + 1.0 * n
+    with _rc():
+        fig = _figure(3.5, height)
+        axes = fig.subplots(n, 1, squeeze=False, sharex=True).ravel()
+        fig.subplots_adjust(left=0.2, right=0.97, bottom=0.42 / height, top=1 - 0.08 / height,
+                            hspace=0.18)
+        x_end = float(x.max()) if x.size else 1.0
+        for ax, key in zip(axes, keys):
+            y = _nan(series[key])
+            ok = ~np.isnan(y)
+            label = labels.get(key, key)
+            top = float(np.nanmax(np.abs(y))) if ok.any() else 0.0
+            if key == "lr" and 0 < top < 0.01:  # plain tick labels: scale into the label
+                e = int(math.floor(math.log10(top)))
+                y = y / 10.0 ** e
+                label = f"{label} (×1e{e})"
+            ax.plot(x[ok], y[ok], color=DEV_COLOUR, linewidth=1.2,
+                    marker="o" if ok.sum() <= 40 else None, markersize=2.5)
+            ax.set_ylabel(label, fontsize=7.5)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+            if shared_ylim and key in shared_ylim:
+                ax.set_ylim(*shared_ylim[key])
+            if drw:
+                if drw.get("step") is not None:
+                    s0 = float(drw["step"])
+                    ax.axvline(s0, color=HIGHLIGHT, linestyle="--", linewidth=1.0)
+                else:
+                    s0 = float(drw["by"])
+                    if drw.get("after") is not None:
+                        ax.axvspan(float(drw["after"]), s0, facecolor="none", edgecolor=HIGHLIGHT,
+                                   hatch="///", linewidth=0, alpha=0.6)
+                        s0 = float(drw["after"])
+                ax.axvspan(s0, max(x_end, s0), color=HIGHLIGHT, alpha=0.06, linewidth=0)
+            if selected and selected.get("step") is not None:
+                ax.axvline(float(selected["step"]), color="#009E73", linestyle=":", linewidth=1.2)
+                if key == "val_mAP" and selected.get("val_mAP") is not None:
+                    ax.plot([float(selected["step"])], [float(selected["val_mAP"])], marker="*",
+                            markersize=10, color="#009E73", markeredgecolor="black",
+                            markeredgewidth=0.4, linestyle="none", zorder=5, clip_on=False)
+        axes[-1].set_xlabel("step", fontsize=8)
+    return to_svg(fig, title=title or "training curves", tight=False)

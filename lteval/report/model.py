@@ -399,6 +399,8 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     # loss × backbone heat map
     heat = _heatmap(results, has_test)
 
+    curves = _training_curves(results)
+
     configs = []
     for rr in results:
         cfg = rr.run.config
@@ -414,7 +416,9 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
             "seed": int(opts.seed),
             "runs": [{"name": rr.run.name, "anchor": rr.anchor,
                       "dev": rr.dev.score if rr.dev else None,
-                      "test": rr.test.score if rr.test else None} for rr in results]}
+                      "test": rr.test.score if rr.test else None,
+                      **({"curves": rr.run.curves.to_dict()} if rr.run.curves is not None else {})}
+                     for rr in results]}
     group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
                    "rows": group_rows}
     return {
@@ -444,6 +448,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
         "pr_which": pr_which,
         "thresholds": thresholds,
         "heatmap": heat,
+        "curves": curves,
         "configs": configs,
         "data": data,
     }
@@ -476,3 +481,54 @@ def _heatmap(results: list[RunResult], has_test: bool) -> dict[str, Any] | None:
                           title=f"{split} mAP by loss × backbone (base runs)")
     note = "Cells with several runs (e.g. seeds) show their mean mAP and n." if many else None
     return {"svg": svg, "note": note, "split": split, "missing": int(np.isnan(vals).sum())}
+
+
+def _fmt_step(v: float | None) -> str:
+    return "–" if v is None else f"{v:g}"
+
+
+def _training_curves(results: list[RunResult]) -> list[dict[str, Any]]:
+    """Small multiples of the trained runs' curves; val mAP on one y range across runs."""
+    from lteval.report.curves import SERIES
+
+    with_curves = [rr for rr in results if rr.run.curves is not None]
+    vals = [v for rr in with_curves for v in rr.run.curves.series["val_mAP"] if v is not None]
+    shared = None
+    if vals:
+        lo, hi = min(vals), max(vals)
+        pad = max(0.02, 0.05 * (hi - lo))
+        shared = {"val_mAP": (max(0.0, lo - pad), min(1.0, hi + pad))}
+    out = []
+    for rr in with_curves:
+        c = rr.run.curves
+        svg = figures.training_curves(c.step, c.series, dict(SERIES), selected=c.selected,
+                                      drw=c.drw, shared_ylim=shared,
+                                      title=f"{rr.run.name}: training curves")
+        sel = c.selected
+        if sel is None:
+            sel_text = "no selected checkpoint recorded"
+        else:
+            sel_text = (f"selected checkpoint at step {_fmt_step(sel['step'])}"
+                        + (f", val mAP {sel['val_mAP']:.4f}" if sel.get("val_mAP") is not None else "")
+                        + f" ({sel['source']})")
+        d = c.drw
+        if d is None:
+            drw_text = None
+        elif d.get("step") is not None:
+            drw_text = f"DRW on from step {_fmt_step(d['step'])} ({d['source']})"
+        elif d.get("after") is not None:
+            drw_text = (f"DRW switched on after step {_fmt_step(d['after'])}, by step "
+                        f"{_fmt_step(d['by'])} ({d['source']}; hatched)")
+        else:
+            drw_text = f"DRW on by step {_fmt_step(d['by'])} ({d['source']})"
+        rows = []
+        for k, st in enumerate(c.step):
+            rows.append({"step": _fmt_step(st), "epoch": _fmt_step(c.epoch[k]),
+                         "train_loss": _fmt(c.series["train_loss"][k], 4),
+                         "val_mAP": _fmt(c.series["val_mAP"][k], 4),
+                         "lr": "–" if c.series["lr"][k] is None else f"{c.series['lr'][k]:.3g}",
+                         "selected": sel is not None and sel["step"] == st})
+        out.append({"name": rr.run.name, "anchor": rr.anchor, "svg": svg, "n_evals": len(c.step),
+                    "selected": sel_text, "drw": drw_text, "notes": c.notes, "rows": rows,
+                    "path": c.path})
+    return out

@@ -73,6 +73,7 @@ def render_html(model: dict[str, Any]) -> str:
     # SVG strings come from matplotlib's XML writer (text escaped there); mark them safe.
     ctx["dumbbells"] = [{**d, "svg": Markup(d["svg"])} for d in model["dumbbells"]]
     ctx["reliability"] = [{**r, "svg": Markup(r["svg"])} for r in model["reliability"]]
+    ctx["curves"] = [{**c, "svg": Markup(c["svg"])} for c in model["curves"]]
     for k in ("ap_prev_svg", "pr_svg"):
         ctx[k] = Markup(model[k]) if model[k] else None
     if model["heatmap"]:
