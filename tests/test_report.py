@@ -417,3 +417,130 @@ def test_stage_dirs_alone_or_excluded(two_runs):
     page = parse((a.parent / "stages.html").read_text())
     assert page.row_names == ["resnet18-bce-0001+calib", "resnet18-bce-0001"]
     assert "post-training: calib" in (a.parent / "stages.html").read_text()
+
+
+# ---------------------------------------------------------------- training curves (issue 15)
+
+def _write_log(run: Path, evals: list[dict], done: dict | None = None) -> None:
+    (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+    if done is not None:
+        (run / "DONE").write_text(json.dumps(done))
+
+
+def _ev(step, epoch, vmap, best, drw=None, **kw):
+    e = {"epoch": epoch, "step": step, "train_loss": 1.0 / step, "lr": 1e-3 / step,
+         "val_mAP": vmap, "val_mAUROC": 0.7, "best": best, **kw}
+    if drw is not None:
+        e["drw_active"] = drw
+    return e
+
+
+def test_curves_selected_checkpoint_sources():
+    from lteval.report.curves import _selected
+
+    evals = [_ev(10, 1, 0.2, True), _ev(20, 1, 0.3, True), _ev(30, 2, 0.25, False),
+             _ev(40, 2, 0.35, True), _ev(50, 3, 0.3, False)]
+    steps = [e["step"] for e in evals]
+    vmap = [e["val_mAP"] for e in evals]
+    # the last evaluation marked best is the last rewrite of best.pt (sub-epoch evaluations too)
+    assert _selected(evals, steps, vmap, {}) == {"step": 40, "val_mAP": 0.35,
+                                                  "source": "last evaluation marked best"}
+    # a recorded step wins over the flags
+    assert _selected(evals, steps, vmap, {"best_step": 20})["step"] == 20
+    assert _selected(evals, steps, vmap, {"best_step": 20})["source"] == "DONE best_step"
+    # no flags: DONE's best_epoch names the last evaluation of that epoch
+    plain = [{k: v for k, v in e.items() if k != "best"} for e in evals]
+    got = _selected(plain, steps, vmap, {"best_epoch": 2})
+    assert got == {"step": 40, "val_mAP": 0.35, "source": "DONE best_epoch"}
+    assert _selected(plain, steps, vmap, {}) is None
+
+
+def test_curves_drw_switch_recorded_inferred_or_absent():
+    from lteval.report.curves import _drw
+
+    steps = [10, 20, 30, 40]
+    off_on = [_ev(s, i + 1, 0.3, False, drw=i >= 2) for i, s in enumerate(steps)]
+    assert _drw(off_on, steps, {}) == {"after": 20, "by": 30, "source": "drw_active (inferred)"}
+    assert _drw(off_on, steps, {"drw_step": 25}) == {"step": 25, "source": "DONE drw_step"}
+    rec = [dict(e, drw_switch_step=22) for e in off_on]
+    assert _drw(rec, steps, {}) == {"step": 22, "source": "metrics.jsonl drw_switch_step"}
+    never = [_ev(s, 1, 0.3, False, drw=False) for s in steps]
+    assert _drw(never, steps, {}) is None
+    assert _drw([_ev(s, 1, 0.3, False) for s in steps], steps, {}) is None  # key absent
+    from_start = [_ev(s, 1, 0.3, False, drw=True) for s in steps]
+    assert _drw(from_start, steps, {})["after"] == 0.0
+
+
+def test_report_curves_equal_the_training_log_and_mark_both_events(tmp_path):
+    a = make_run(tmp_path, "plain-bce", seed=1, n_dev=100, n_test=100, calib_stage=True)
+    b = make_run(tmp_path, "ldam_drw-run", seed=2, n_dev=100, n_test=100, loss="ldam_drw")
+    # sub-epoch evaluations, written out of order, with a recorded switch and best step
+    evals = [_ev(s, 1 + (s - 1) // 100, 0.1 + s / 1000, s in (50, 150, 200), drw=s > 100)
+             for s in (50, 100, 150, 200, 250, 300)]
+    _write_log(b, [evals[1], evals[0], *evals[2:]], {"best_step": 150, "drw_step": 100})
+    t = tmp_path / "dev_l.csv"
+    write_labels(t, *make_labels(lteval.tasks.get_task("cxrlt2026-task1"), 80, 3), "cxrlt2026-task1")
+    ids, y = make_labels(lteval.tasks.get_task("cxrlt2026-task1"), 80, 3)
+    write_predictions(tmp_path / "p.csv", ids, make_predictions(y, 1, 1.0), "cxrlt2026-task1")
+    html = build_report([a, b, PredSource("files", tmp_path / "p.csv")], dev_labels=t, bootstrap=0)
+    page = parse(html)
+    runs = {r["name"]: r for r in page.data["runs"]}
+    # one figure per trained run: not for the stage (same training), not for prediction files
+    figs = re.findall(r'<figure class="curves" data-run="([^"]*)"', html)
+    assert figs == ["plain-bce", "ldam_drw-run"]
+    assert "curves" not in runs["plain-bce+calib"] and "curves" not in runs["files"]
+    log_a = [json.loads(x) for x in (a / "metrics.jsonl").read_text().splitlines()]
+    ca = runs["plain-bce"]["curves"]
+    for key in ("step", "train_loss", "val_mAP", "lr"):
+        assert ca[key] == [e[key] for e in log_a], key
+    best_a = [e for e in log_a if e["best"]][-1]
+    assert ca["selected"]["step"] == best_a["step"] and ca["selected"]["val_mAP"] == best_a["val_mAP"]
+    assert ca["drw"] is None
+    cb = runs["ldam_drw-run"]["curves"]
+    assert cb["step"] == [50, 100, 150, 200, 250, 300]  # sorted, and said so
+    assert "not in step order" in html
+    assert cb["selected"] == {"step": 150, "val_mAP": 0.25, "source": "DONE best_step"}
+    assert cb["drw"] == {"step": 100, "source": "DONE drw_step"}
+    assert "selected checkpoint at step 150, val mAP 0.2500 (DONE best_step)" in html
+    assert "DRW on from step 100 (DONE drw_step)" in html
+    sec = html[html.index('<section id="curves">'):html.index('<section id="configs">')]
+    svgs = re.findall(r"<svg.*?</svg>", sec, re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        ET.fromstring(svg)
+    assert "<pattern" not in svgs[0] and "<pattern" not in svgs[1]  # recorded switch: a line
+
+
+def test_report_curves_share_the_val_map_range(tmp_path, monkeypatch):
+    from lteval.report import figures
+
+    seen = []
+    real = figures.training_curves
+    monkeypatch.setattr(figures, "training_curves",
+                        lambda *a, **kw: seen.append(kw["shared_ylim"]) or real(*a, **kw))
+    runs = [make_run(tmp_path, f"r{i}", seed=i, n_dev=60, n_test=60) for i in range(2)]
+    build_report(runs, bootstrap=0)
+    vals = [e["val_mAP"] for r in runs for e in map(json.loads, (r / "metrics.jsonl").read_text().splitlines())]
+    assert len(seen) == 2 and seen[0] == seen[1]
+    lo, hi = seen[0]["val_mAP"]
+    assert lo < min(vals) and hi > max(vals) and hi - lo < 0.5
+    # an inferred switch (drw_active false -> true) is a hatched band between two evaluations
+    d = make_run(tmp_path, "drw", seed=5, n_dev=60, n_test=60, loss="ldam_drw")
+    html = build_report([runs[0], d], bootstrap=0)
+    sec = html[html.index('<section id="curves">'):html.index('<section id="configs">')]
+    svgs = re.findall(r"<svg.*?</svg>", sec, re.S)
+    assert "<pattern" not in svgs[0] and "<pattern" in svgs[1]
+    assert "DRW switched on after step 250, by step 300 (drw_active (inferred); hatched)" in html
+
+
+def test_report_curves_damaged_log_is_a_note_not_a_failure(tmp_path):
+    a = make_run(tmp_path, "broken", seed=1, n_dev=80, n_test=80)
+    (a / "metrics.jsonl").write_text('{"step": 1, "val_mAP": 0.1}\n{"step": 2, "val_mAP": \n')
+    b = make_run(tmp_path, "nostep", seed=2, n_dev=80, n_test=80)
+    (b / "metrics.jsonl").write_text('{"epoch": 1, "val_mAP": 0.1}\n')
+    c = make_run(tmp_path, "nolog", seed=3, n_dev=80, n_test=80, curves=False)
+    html = build_report([a, b, c], bootstrap=0)
+    assert "metrics.jsonl line 2: not valid JSON" in html
+    assert "metrics.jsonl line 1: no numeric &#39;step&#39;" in html
+    assert '<figure class="curves"' not in html
+    assert "No run has a training log" in html
