@@ -16,7 +16,7 @@ from lteval import __version__
 
 #: Command modules, in the order ``lteval --help`` lists them.
 COMMAND_MODULES = (
-    "demo", "score", "validate", "calibrate", "data", "baseline", "ensemble",
+    "demo", "score", "rank", "validate", "calibrate", "data", "baseline", "ensemble",
     "report", "leaderboard",
 )
 

@@ -6,7 +6,7 @@ import json
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -93,6 +93,10 @@ def score_command(
     head: float = typer.Option(0.10, "--head", help="Head group: training prevalence above this."),
     tail: float = typer.Option(0.01, "--tail", help="Tail group: training prevalence below this."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write all figures as JSON to this file ('-' prints JSON instead of tables)."),
+    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, sex, age, ...), joined by ID. Default: the labels CSV's extra columns."),
+    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters the bootstrap resamples instead of images."),
+    strata_by: Optional[List[str]] = typer.Option(None, "--strata-by", help="Metadata column to score each value of separately (repeatable), e.g. view, sex, age."),
+    bins: str = typer.Option("4", "--bins", help="How --strata-by cuts a numeric column: a number of equal-count bins, or cut points such as 40,60,80."),
     no_classes: bool = typer.Option(False, "--no-classes", help="Skip the per-class table."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
 ) -> None:
@@ -106,15 +110,21 @@ def score_command(
 
     if json_out is not None and str(json_out) != "-":
         check_writable(json_out, force)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    from lteval.commands._strata import print_cluster_note, print_metadata_warnings, print_strata
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         report = score(predictions, labels, task=task, train_labels=train_labels, counts=counts,
                        threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap,
-                       seed=seed, head=head, tail=tail)
+                       seed=seed, head=head, tail=tail, metadata=metadata, cluster_by=cluster_by,
+                       strata_by=strata_by or (), bins=bins)
+    print_metadata_warnings(caught)
     if json_out is not None and str(json_out) == "-":
         typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
         return
     print_report(report, show_classes=not no_classes)
+    print_cluster_note(report.to_dict())
+    print_strata(report.to_dict())
     if json_out is not None:
         _write_json(json_out, report.to_dict(), force)
 
@@ -130,6 +140,8 @@ def compare_command(
     empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Policy for classes without positives."),
     bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=1, help="Paired bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
+    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, sex, age, ...), joined by ID. Default: the labels CSV's extra columns."),
+    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters the bootstrap resamples instead of images."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the comparison as JSON ('-' prints JSON only)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
 ) -> None:
@@ -139,10 +151,14 @@ def compare_command(
 
     if json_out is not None and str(json_out) != "-":
         check_writable(json_out, force)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    from lteval.commands._strata import print_cluster_note, print_metadata_warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         res = compare(a, b, labels, task=task, train_labels=train_labels, counts=counts,
-                      threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap, seed=seed)
+                      threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap, seed=seed,
+                      metadata=metadata, cluster_by=cluster_by)
+    print_metadata_warnings(caught)
     if json_out is not None and str(json_out) == "-":
         typer.echo(json.dumps(res, indent=2, allow_nan=False))
         return
@@ -158,6 +174,7 @@ def compare_command(
                   "" if lo is None else f"[{lo:+.4f}, {hi:+.4f}]",
                   "—" if v["p_value"] is None else f"{v['p_value']:.4f}")
     console.print(t)
+    print_cluster_note(res)
     if json_out is not None:
         _write_json(json_out, res, force)
 

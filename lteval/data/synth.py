@@ -9,6 +9,7 @@
     CXRLT_2026_DEV_ALL_TASK1.csv         dev evaluation list, organisers' shape (33 fields a line)
     CXRLT_2026_TEST_ALL_TASK1.csv        test evaluation list, organisers' shape
     dev_labels.csv, test_labels.csv      ImageID + 30 classes (what the organisers keep hidden)
+    metadata.csv                         ImageID,PatientID,StudyDate_DICOM,split,view,centre,sex,age,age_band
     synth.json                           generation parameters; written last (marks a complete set)
 
 Labels follow the CXR-LT 2026 training prevalences (``lteval.tasks.CXRLT2026_TASK1_TRAIN_COUNTS``)
@@ -17,6 +18,13 @@ latent factors), patients contribute several images that share anatomy and chron
 and "Normal" excludes every finding. Like the real training file the synthetic one lists the
 dev/test images too (with labels), and ``Removal.csv`` names them: readers must drop them.
 PatientIDs are written as plain integers (usable for grouping), unlike the official rounded ones.
+
+``metadata.csv`` (one row per image of every split) is drawn *after* the labels from its own
+random stream (``SeedSequence([seed, 4000])``), so images and labels are byte-identical with or
+without it: view (AP more often with ICU findings, some laterals), centre (``A``; the shifted
+test split is centre ``B``), sex and age (per patient; older with age-related findings) and
+its band. It exists for ``--metadata``/``--cluster-by``/``--strata-by``; it does not change
+the pictures.
 """
 
 from __future__ import annotations
@@ -44,6 +52,12 @@ CLASS_FILE = "Train_CLASS.txt"
 REMOVAL_CSV = "Removal.csv"
 EVAL_LISTS = {"dev": "CXRLT_2026_DEV_ALL_TASK1.csv", "test": "CXRLT_2026_TEST_ALL_TASK1.csv"}
 LABEL_FILES = {"dev": "dev_labels.csv", "test": "test_labels.csv"}
+METADATA_CSV = "metadata.csv"
+METADATA_COLUMNS = ("ImageID", "PatientID", "StudyDate_DICOM", "split", "view", "centre", "sex",
+                    "age", "age_band")
+_ICU = ("Support Devices", "central venous catheter", "pleural effusion", "atelectasis")
+_AGED = ("aortic elongation", "aortic atheromatosis", "Kyphosis", "vertebral degenerative changes")
+AGE_BANDS = ((18, 40, "18-39"), (40, 60, "40-59"), (60, 80, "60-79"), (80, 200, "80+"))
 META = "synth.json"
 PARTIAL = ".lteval-synth-partial"
 
@@ -310,6 +324,7 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
     _run_jobs(jobs, total, min(workers, len(jobs)), progress, "rendering synthetic CXRs")
 
     _write_tables(out, splits)
+    _write_metadata(out, splits, seed)
     meta = dict(params)
     meta["counts"] = {sp.name: {c: int(v) for c, v in zip(CLASSES, sp.y.sum(0))} for sp in splits}
     meta["n_patients"] = {sp.name: int(len(sp.patients)) for sp in splits}
@@ -377,6 +392,55 @@ def _write_tables(out: Path, splits: list[_Split]) -> None:
         write_text_atomic(out / LABEL_FILES[sp.name], "\n".join(lab) + "\n")
 
 
+def _metadata_rows(splits: list[_Split], seed: int) -> list[list]:
+    """Rows of ``metadata.csv``, from their own random stream (labels and images untouched)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 4000]))
+    icu = [CLASSES.index(c) for c in _ICU]
+    aged = [CLASSES.index(c) for c in _AGED]
+    rows = []
+    for sp in splits:
+        m = len(sp.ids)
+        if m == 0:
+            continue
+        n_pat = int(sp.patient_of.max()) + 1
+        sex = np.where(rng.random(n_pat) < 0.5, "F", "M")
+        aged_frac = np.bincount(sp.patient_of, weights=sp.y[:, aged].max(axis=1), minlength=n_pat)
+        aged_frac /= np.maximum(np.bincount(sp.patient_of, minlength=n_pat), 1)
+        base_age = 48 + 16 * rng.standard_normal(n_pat) + 18 * aged_frac
+        age = np.clip(np.round(base_age[sp.patient_of] + rng.integers(0, 2, m)), 18, 99).astype(int)
+        is_icu = sp.y[:, icu].max(axis=1) == 1
+        u = rng.random(m)
+        view = np.where(u < np.where(is_icu, 0.7, 0.2), "AP", np.where(rng.random(m) < 0.2, "LAT", "PA"))
+        centre = "B" if sp.center is not None else "A"
+        band = np.empty(m, dtype=object)
+        for lo, hi, name in AGE_BANDS:
+            band[(age >= lo) & (age < hi)] = name
+        for i in range(m):
+            rows.append([sp.ids[i], sp.patient_ids[i], sp.dates[i], sp.name, view[i], centre,
+                         sex[sp.patient_of[i]], int(age[i]), band[i]])
+    return rows
+
+
+def _write_metadata(out: Path, splits: list[_Split], seed: int) -> None:
+    lines = [_csv_line(METADATA_COLUMNS)] + [_csv_line(r) for r in _metadata_rows(splits, seed)]
+    write_text_atomic(out / METADATA_CSV, "\n".join(lines) + "\n")
+
+
+def ensure_metadata(out_dir: str | Path) -> Path:
+    """Write ``metadata.csv`` into a complete synthetic set made before it existed; its path."""
+    out = Path(out_dir)
+    path = out / METADATA_CSV
+    if path.is_file():
+        return path
+    meta = read_meta(out)
+    if meta is None:
+        raise UsageError(f"{out} does not hold a complete synthetic set")
+    n = {"train": meta["n_train"], "dev": meta["n_dev"], "test": meta["n_test"]}
+    splits = _plan(n, int(meta["seed"]), float(meta["test_shift"]), int(meta["min_eval_positives"]))
+    _write_metadata(out, splits, int(meta["seed"]))
+    return path
+
+
 def read_meta(out_dir: str | Path) -> dict | None:
     """The ``synth.json`` of a complete synthetic set, or None."""
     p = Path(out_dir) / META
@@ -402,6 +466,7 @@ def ensure_synthetic(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 
     if meta is not None:
         have = {k: meta.get(k) for k in want}
         if have == want:
+            ensure_metadata(out)   # sets made before metadata.csv existed gain it
             return out
         diff = ", ".join(f"{k}={have[k]!r} (wanted {want[k]!r})" for k in want if have[k] != want[k])
         raise UsageError(f"{out} holds a synthetic set made with other parameters: {diff}; "
@@ -413,4 +478,5 @@ def ensure_synthetic(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 
 
 
 __all__ = ["generate", "ensure_synthetic", "sample_labels", "read_meta", "PREVALENCE", "GENERATOR_VERSION",
-           "TRAIN_CSV", "CLASS_FILE", "REMOVAL_CSV", "EVAL_LISTS", "LABEL_FILES"]
+           "TRAIN_CSV", "CLASS_FILE", "REMOVAL_CSV", "EVAL_LISTS", "LABEL_FILES", "METADATA_CSV",
+           "ensure_metadata"]

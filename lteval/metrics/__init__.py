@@ -15,6 +15,7 @@ from lteval.metrics.classification import confusion_counts, precision_recall_f1,
 from lteval.metrics.groups import (
     GROUP_NAMES, Groups, assign_groups, counts_from_labels, read_counts_file,
 )
+from lteval.metrics.rank import RankResult, rank_systems
 from lteval.metrics.ranking import average_precision, roc_auc
 from lteval.metrics.report import EmptyClassWarning, ScoreReport, score_arrays
 from lteval.metrics.summary import macro_f1, macro_mean, mean_average_precision, mean_roc_auc
@@ -26,5 +27,5 @@ __all__ = [
     "Groups", "GROUP_NAMES", "assign_groups", "counts_from_labels", "read_counts_file",
     "bootstrap_ci", "bootstrap_distribution", "paired_bootstrap", "percentile_ci",
     "resample_indices", "resample_weights",
-    "ScoreReport", "score_arrays", "EmptyClassWarning",
+    "ScoreReport", "score_arrays", "EmptyClassWarning", "RankResult", "rank_systems",
 ]

@@ -13,6 +13,12 @@ Figures (keys): ``mAP``, ``mAUROC``, ``mF1``, ``ece``, ``mce``, ``brier`` and,
 for each group g, ``g.mAP``, ``g.mAUROC``, ``g.mF1``. Intervals are percentile
 intervals. Calibration bins are those of the full sample (for ``"quantile"``
 binning the edges are not re-estimated per resample).
+
+Clustered bootstrap: with ``clusters`` (one label per row, e.g. a patient ID),
+a resample draws the *clusters* with replacement (as many as there are) and
+every row of a drawn cluster gets that cluster's multiplicity. Clusters are
+numbered in order of first appearance, so with one row per cluster the
+resamples are exactly the image-level ones.
 """
 
 from __future__ import annotations
@@ -183,6 +189,47 @@ def resample_weights(n: int, n_boot: int, seed: int = 0, chunk: int | None = Non
         done += b
 
 
+def cluster_codes(clusters, n: int | None = None) -> tuple[np.ndarray, int]:
+    """``(codes (n,) int64, n_clusters)``: clusters numbered by first appearance."""
+    c = np.asarray(clusters)
+    if c.ndim != 1 or (n is not None and c.shape[0] != n):
+        raise UsageError(f"clusters must have shape ({n},), got {c.shape}")
+    _, first, inv = np.unique(c, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inv.ravel()], int(len(first))
+
+
+def cluster_resample_weights(clusters, n_boot: int, seed: int = 0, chunk: int | None = None):
+    """Yield (b, n) row multiplicities of ``n_boot`` cluster resamples, ``chunk`` at a time.
+
+    Resample k draws ``K`` (number of clusters) cluster numbers with replacement from
+    ``SeedSequence(seed).spawn(n_boot)[k]``; each row gets its cluster's count.
+    """
+    codes, K = cluster_codes(clusters)
+    chunk = chunk or n_boot
+    rngs = _resample_rngs(n_boot, seed)
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        W = np.empty((b, len(codes)), dtype=np.float64)
+        for i in range(b):
+            W[i] = np.bincount(next(rngs).integers(0, K, size=K), minlength=K)[codes]
+        yield W
+        done += b
+
+
+def weight_chunks(n: int, n_boot: int, seed: int = 0, chunk: int | None = None, clusters=None):
+    """Image-level (``clusters=None``) or clustered resample weights, ``chunk`` rows at a time."""
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise UsageError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if clusters is None:
+        return resample_weights(n, int(n_boot), seed, chunk)
+    if len(clusters) != n:
+        raise UsageError(f"clusters must have one label per row ({n}), got {len(clusters)}")
+    return cluster_resample_weights(clusters, int(n_boot), seed, chunk)
+
+
 def _chunk_size(prep: _Prepared) -> int:
     width = max(2 * prep.G, 3 * prep.C, 3 * prep.n_bins, prep.n)
     return max(1, _CHUNK_FLOATS // width)
@@ -191,13 +238,14 @@ def _chunk_size(prep: _Prepared) -> int:
 def bootstrap_distribution(y_true, y_prob, *, n_boot: int = 1000, seed: int = 0, threshold=0.5,
                            empty_class: str = "zero", groups: dict[str, np.ndarray] | None = None,
                            n_bins: int = 15, strategy: str = "uniform",
-                           calibration: bool = True, weights: np.ndarray | None = None
-                           ) -> dict[str, np.ndarray]:
+                           calibration: bool = True, weights: np.ndarray | None = None,
+                           clusters=None) -> dict[str, np.ndarray]:
     """Every figure on every resample: ``{figure: (n_boot,) array}`` (NaN where undefined).
 
     ``groups`` maps a group name to class indices. ``weights`` (B, n) overrides
     the random resamples (row multiplicities). ``calibration=False`` skips
-    ECE/MCE/Brier (e.g. for logits).
+    ECE/MCE/Brier (e.g. for logits). ``clusters`` (n,) resamples clusters
+    instead of rows (see the module docstring).
     """
     y, p = check_targets(y_true, y_prob, probs=calibration)
     policy = check_policy(empty_class)
@@ -212,7 +260,7 @@ def bootstrap_distribution(y_true, y_prob, *, n_boot: int = 1000, seed: int = 0,
         step = _chunk_size(prep)
         chunks = [W_all[i:i + step] for i in range(0, len(W_all), step)]
     else:
-        chunks = resample_weights(y.shape[0], int(n_boot), seed, _chunk_size(prep))
+        chunks = weight_chunks(y.shape[0], n_boot, seed, _chunk_size(prep), clusters)
     for W in chunks:
         parts.append(_figures(prep, W, policy, groups, calibration))
     return {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
@@ -237,13 +285,14 @@ def bootstrap_ci(y_true, y_prob, *, n_boot: int = 1000, seed: int = 0, level: fl
 
 
 def paired_bootstrap(y_true, y_prob_a, y_prob_b, *, n_boot: int = 1000, seed: int = 0,
-                     level: float = 0.95, **kw) -> dict[str, dict]:
+                     level: float = 0.95, clusters=None, **kw) -> dict[str, dict]:
     """Paired comparison of two prediction sets on the same labels (same resamples for both).
 
     For every figure: ``{"a", "b", "diff" (= b - a on the full data), "ci" [lo, hi] of the
     resampled differences, "p_value"}``. The two-sided p-value is
     ``min(1, 2 * (1 + k) / (1 + B))`` with ``k`` the number of resampled differences on the
     far side of zero (``<= 0`` when diff > 0, ``>= 0`` otherwise); B counts defined resamples.
+    ``clusters`` (n,) resamples clusters instead of rows.
     """
     y, pa = check_targets(y_true, y_prob_a)
     _, pb = check_targets(y_true, y_prob_b)
@@ -251,8 +300,8 @@ def paired_bootstrap(y_true, y_prob_a, y_prob_b, *, n_boot: int = 1000, seed: in
     ones = np.ones((1, n))
     point_a = bootstrap_distribution(y, pa, weights=ones, **kw)
     point_b = bootstrap_distribution(y, pb, weights=ones, **kw)
-    da = bootstrap_distribution(y, pa, n_boot=n_boot, seed=seed, **kw)
-    db = bootstrap_distribution(y, pb, n_boot=n_boot, seed=seed, **kw)
+    da = bootstrap_distribution(y, pa, n_boot=n_boot, seed=seed, clusters=clusters, **kw)
+    db = bootstrap_distribution(y, pb, n_boot=n_boot, seed=seed, clusters=clusters, **kw)
     out = {}
     for k in da:
         a, b = float(point_a[k][0]), float(point_b[k][0])

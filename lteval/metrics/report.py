@@ -50,6 +50,11 @@ class ScoreReport:
     ci: dict | None = None
     groups_source: str | None = field(default=None, compare=False)
     prevalence: dict[str, float] | None = field(default=None, compare=False)
+    cluster_by: str | None = None       # metadata column the bootstrap resampled by
+    n_clusters: int | None = None
+    strata: dict | None = None          # see lteval.metrics.strata
+    strata_gap: dict | None = None
+    strata_by: list[str] | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -66,6 +71,13 @@ class ScoreReport:
         }
         if self.ci is not None:
             d["ci"] = dict(self.ci)
+        if self.n_clusters is not None:
+            d["cluster_by"] = self.cluster_by
+            d["n_clusters"] = self.n_clusters
+        if self.strata is not None:
+            d["strata_by"] = list(self.strata_by or [])
+            d["strata"] = self.strata
+            d["strata_gap"] = self.strata_gap
         return d
 
     def class_order_by_frequency(self) -> list[str]:
@@ -78,8 +90,11 @@ class ScoreReport:
 def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5,
                  empty_class: str = "zero", groups: Groups | None = None, n_boot: int = 0,
                  seed: int = 0, level: float = 0.95, n_bins: int = 15,
-                 strategy: str = "uniform") -> ScoreReport:
-    """Score probabilities ``y_prob`` (n, C) against ``y_true`` (n, C) for ``classes`` (C,)."""
+                 strategy: str = "uniform", clusters=None) -> ScoreReport:
+    """Score probabilities ``y_prob`` (n, C) against ``y_true`` (n, C) for ``classes`` (C,).
+
+    ``clusters`` (n,) makes the bootstrap resample clusters (e.g. patients) instead of rows.
+    """
     y, p = check_targets(y_true, y_prob, probs=True)
     classes = list(classes)
     if len(classes) != y.shape[1]:
@@ -129,7 +144,7 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
     if n_boot:
         dist = bootstrap_distribution(y, p, n_boot=n_boot, seed=seed, threshold=thr,
                                       empty_class=policy, groups=group_idx, n_bins=n_bins,
-                                      strategy=strategy)
+                                      strategy=strategy, clusters=clusters)
         ci = {"level": level, "n_boot": int(n_boot)}
         for k, v in dist.items():
             lo, hi = percentile_ci(v, level)
@@ -140,4 +155,5 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
         empty_class_policy=policy, empty_classes=empty, overall=overall, per_class=per_class,
         groups=group_out, ci=ci, groups_source=groups.source if groups else None,
         prevalence=dict(groups.prevalence) if groups else None,
+        n_clusters=None if clusters is None else int(len(np.unique(np.asarray(clusters)))),
     )

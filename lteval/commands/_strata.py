@@ -1,0 +1,89 @@
+"""Rendering shared by score / compare / rank for metadata options: strata tables, warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+from rich.table import Table
+
+from lteval.commands._common import console, err_console
+
+
+def fmt(x, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_metadata_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Print the MetadataWarnings among ``caught`` (others stay silent, as before)."""
+    from lteval.io.metadata import MetadataWarning
+
+    for w in caught:
+        if issubclass(w.category, MetadataWarning):
+            err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+
+
+def cluster_note(d: dict) -> str:
+    """``, clustered by PatientID (812 clusters)`` or ``""``."""
+    if d.get("n_clusters") is None:
+        return ""
+    return f", resampling {d['n_clusters']} clusters of {d['cluster_by']!r}"
+
+
+def print_cluster_note(d: dict) -> None:
+    """One line saying the intervals resampled clusters, when they did."""
+    if d.get("n_clusters") is not None:
+        console.print(f"intervals and tests resample the {d['n_clusters']} clusters of "
+                      f"{d['cluster_by']!r} (all images of a cluster together)", highlight=False)
+
+
+def print_strata(d: dict) -> None:
+    """One table per --strata-by column: every stratum's figures (with CI), then the gaps.
+
+    Stratum names stay whole; figures are added (mAP, mAUROC, tail mAP, mF1, ECE) while
+    the table fits the console width.
+    """
+    strata = d.get("strata")
+    if not strata:
+        return
+    candidates = [("mAP", "mAP"), ("mAUROC", "mAUROC")]
+    if any("tail" in (e.get("groups") or {}) for e in strata.values()):
+        candidates.append(("tail.mAP", "tail mAP"))
+    candidates += [("mF1", "mF1"), ("ece", "ECE")]
+    by_col: dict[str, list] = {}
+    for e in strata.values():
+        by_col.setdefault(e["column"], []).append(e)
+    width = console.width
+    for col, entries in by_col.items():
+        name_w = max([len(col)] + [len(e["value"]) for e in entries])
+        has_ci = any(e.get("ci") for e in entries)
+        cell_w = 13 if has_ci else 6
+        budget = width - (name_w + 4) - (len(str(max(e["n_samples"] for e in entries))) + 3) - 1
+        shown = candidates[:max(1, budget // (cell_w + 3))]
+        t = Table(title=f"strata by {col!r}" + (f" ({int(d['ci']['level'] * 100)}% CI)"
+                                                if has_ci and d.get("ci") else ""),
+                  title_justify="left")
+        t.add_column(col, no_wrap=True, min_width=name_w)
+        t.add_column("n", justify="right", no_wrap=True)
+        for _, head in shown:
+            t.add_column(head, justify="right", no_wrap=True)
+        for e in entries:
+            ci = e.get("ci") or {}
+            cells = []
+            for key, _ in shown:
+                if "." in key:
+                    g, k = key.split(".", 1)
+                    v = (e["groups"].get(g) or {}).get(k)
+                else:
+                    v = e["overall"][key]
+                lo, hi = ci.get(key, [None, None]) if ci else (None, None)
+                cells.append(fmt(v, 3) + (f"\n[dim]{lo:.3f}–{hi:.3f}[/]" if lo is not None else ""))
+            t.add_row(e["value"], str(e["n_samples"]), *cells)
+        console.print(t)
+        gap = (d.get("strata_gap") or {}).get(col) or {}
+        parts = [f"{k} {v['gap']:.4f} ({v['high']} vs {v['low']})"
+                 for k, v in ((k, gap.get(k)) for k in ("mAP", "mAUROC")) if v]
+        if parts:
+            console.print(f"largest gap between {col!r} strata: {'; '.join(parts)}", highlight=False)
+        empty = [e["value"] for e in entries if e["n_samples"] == 0]
+        if empty:
+            console.print(f"no images in: {', '.join(empty)} (figures null)", highlight=False)

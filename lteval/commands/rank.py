@@ -1,0 +1,128 @@
+"""``lteval rank``: rank several prediction files on the same labels, with bootstrap uncertainty."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from lteval.commands._common import TASK_HELP, console, err_console, guarded
+from lteval.commands.score import EmptyClass
+
+
+def _p(x) -> str:
+    return "—" if x is None else ("< 0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def print_rank(d: dict) -> None:
+    """Tables of a RankResult dict: the ranking with rank uncertainty, then every pair.
+
+    Names stay whole: when they do not fit beside the figures, the tables refer to
+    systems by position (#1, #2, ...) and a legend lists the full names.
+    """
+    from lteval.commands._strata import cluster_note
+
+    order = d["ranking"]
+    tag = {name: f"#{i + 1}" for i, name in enumerate(order)}
+    longest = max(len(x) for x in order)
+    width = console.width
+    names_in_ranking = longest + 58 <= width
+    names_in_pairs = 2 * longest + 40 <= width
+    direction = "higher" if d["higher_is_better"] else "lower"
+    console.print(f"ranking by {d['metric']} ({direction} is better): {d['n_samples']} samples, "
+                  f"{d['n_boot']} paired resamples{cluster_note(d)}", highlight=False)
+    if not (names_in_ranking and names_in_pairs):
+        for name in order:
+            console.print(f"  {tag[name]:>4} = {name}", highlight=False, soft_wrap=True)
+    t = Table(title_justify="left")
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("rank", justify="right", no_wrap=True)
+    if names_in_ranking:
+        t.add_column("system", no_wrap=True)
+    t.add_column(d["metric"], justify="right", no_wrap=True)
+    t.add_column("mean rank", justify="right", no_wrap=True)
+    t.add_column(f"{int(d['level'] * 100)}% rank CI", justify="right", no_wrap=True)
+    t.add_column("P(rank 1)", justify="right", no_wrap=True)
+    for name in order:
+        v = d["values"][name]
+        lo, hi = d["rank_ci"][name]
+        t.add_row(tag[name], str(d["ranks"][name]), *([name] if names_in_ranking else []),
+                  "—" if v is None else f"{v:.4f}", f"{d['mean_rank'][name]:.2f}",
+                  f"{lo}–{hi}" if lo != hi else str(lo),
+                  f"{d['rank_probabilities'][name][0]:.3f}")
+    console.print(t)
+    console.print("pairs: P(first better than second) over the resamples; two-sided paired "
+                  "bootstrap p-value, raw and Holm-adjusted over all pairs", highlight=False)
+    pt = Table()
+    pt.add_column("first", no_wrap=True)
+    pt.add_column("second", no_wrap=True)
+    for col in ("P(better)", "p", "p (Holm)"):
+        pt.add_column(col, justify="right", no_wrap=True)
+    label = (lambda x: x) if names_in_pairs else (lambda x: tag[x])
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            holm = d["pairwise_p_holm"][a][b]
+            sig = holm is not None and holm < 0.05
+            pt.add_row(label(a), label(b), f"{d['pairwise'][a][b]:.3f}", _p(d["pairwise_p"][a][b]),
+                       f"[bold]{_p(holm)}[/]" if sig else _p(holm))
+    console.print(pt)
+    tau = d["kendall_tau"]
+    if tau["mean"] is not None:
+        lo, hi = tau["ci"]
+        console.print(f"Kendall's tau-b, resampled vs full-data ranking: mean {tau['mean']:.3f}, "
+                      f"{int(d['level'] * 100)}% CI [{lo:.3f}, {hi:.3f}]", highlight=False)
+
+
+def rank_command(
+    predictions: List[str] = typer.Argument(..., help="Two or more predictions CSVs, each optionally named: NAME=PREDS.csv (default name: the file stem).", show_default=False),
+    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV shared by every system.", show_default=False),
+    metric: str = typer.Option("mAP", "--metric", "-m", help="Figure to rank by: mAP, mAUROC, mF1, ece, mce, brier (lower-is-better ones rank ascending), a group figure such as tail_mAP, or per_class.<class>.ap."),
+    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV for head/medium/tail groups."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for F1."),
+    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Policy for classes without positives."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=1, help="Paired bootstrap resamples (the same rows for every system)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
+    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, ...), joined by ID. Default: the labels CSV's extra columns."),
+    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters are resampled instead of images."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ranking as JSON ('-' prints JSON only)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+) -> None:
+    """Rank two or more systems on the same labels: full-data ranking, each system's bootstrap rank distribution, pairwise P(A better than B) with Holm-adjusted p-values, and Kendall's tau of resampled vs full ranking.
+
+    Every resample draws the same images (or --cluster-by clusters) for every
+    system, so the comparison is paired. Definitions: docs/metrics.md.
+    """
+    from lteval.commands._strata import print_metadata_warnings
+    from lteval.errors import UsageError
+    from lteval.io.atomic import check_writable, write_json_atomic
+    from lteval.scoring import rank, system_names
+
+    if len(predictions) < 2:
+        raise UsageError(f"lteval rank needs at least two predictions files, got {len(predictions)}")
+    if json_out is not None and str(json_out) != "-":
+        check_writable(json_out, force)
+    systems = system_names(predictions)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = rank(systems, labels, metric=metric, task=task, train_labels=train_labels,
+                   counts=counts, threshold=threshold, empty_class=empty_class.value,
+                   n_boot=bootstrap, seed=seed, metadata=metadata, cluster_by=cluster_by)
+    print_metadata_warnings(caught)
+    d = res.to_dict()
+    if json_out is not None and str(json_out) == "-":
+        typer.echo(json.dumps(d, indent=2, allow_nan=False))
+        return
+    print_rank(d)
+    if json_out is not None:
+        write_json_atomic(json_out, d, force=force)
+        err_console.print(f"wrote {json_out}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rank")(guarded(rank_command))
