@@ -544,3 +544,113 @@ def test_report_curves_damaged_log_is_a_note_not_a_failure(tmp_path):
     assert "metrics.jsonl line 1: no numeric &#39;step&#39;" in html
     assert '<figure class="curves"' not in html
     assert "No run has a training log" in html
+
+
+# ---------------------------------------------------------------- rank robustness (issue 15)
+
+def _rank_dict(names=("a", "b", "c"), sig=(("a", "c"),)):
+    """A hand-built ``lteval rank --json`` dict (no computation behind it)."""
+    k = len(names)
+    probs = {n: [1.0 if r == i else 0.0 for r in range(k)] for i, n in enumerate(names)}
+    probs[names[0]], probs[names[1]] = [0.6, 0.4] + [0.0] * (k - 2), [0.4, 0.6] + [0.0] * (k - 2)
+    pw = {a: {b: (0.9 if i < j else 0.1) for j, b in enumerate(names) if b != a}
+          for i, a in enumerate(names)}
+    ph = {a: {b: (0.01 if (a, b) in sig or (b, a) in sig else 0.5) for b in names if b != a}
+          for a in names}
+    return {"systems": list(names), "metric": "mAP", "higher_is_better": True, "n_samples": 100,
+            "n_boot": 200, "ranking": list(names), "ranks": {n: i + 1 for i, n in enumerate(names)},
+            "values": {n: 0.5 - 0.1 * i for i, n in enumerate(names)},
+            "mean_rank": {n: float(i + 1) for i, n in enumerate(names)},
+            "rank_ci": {n: [1, min(k, i + 2)] for i, n in enumerate(names)},
+            "rank_probabilities": probs, "pairwise": pw, "pairwise_p": ph, "pairwise_p_holm": ph,
+            "kendall_tau": {"mean": 0.8, "ci": [0.33, 1.0]}}
+
+
+def test_rank_view_of_a_rank_dict_marks_significant_pairs_and_escapes():
+    from lteval.report.ranking import rank_view
+
+    evil = '<b>x</b> & "$y$"'
+    v = rank_view(_rank_dict(names=("a", evil, "c")))
+    assert [r["name"] for r in v["rows"]] == ["a", evil, "c"]
+    assert v["rows"][0]["p_first"] == "0.600" and v["rows"][0]["rank_ci"] == "1–2"
+    assert [(p["a"], p["b"], p["significant"]) for p in v["pairs"]] == [
+        ("a", evil, False), ("a", "c", True), (evil, "c", False)]
+    assert v["n_significant"] == 1 and "mean 0.800" in v["tau"]
+    for svg in (v["blob_svg"], v["map_svg"]):
+        root = ET.fromstring(svg)
+        texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert evil in texts and "<b>" not in svg
+    # the map: one starred cell per direction of the significant pair, 6 values annotated
+    texts = ["".join(t.itertext()) for t in ET.fromstring(v["map_svg"]).iter(
+        "{http://www.w3.org/2000/svg}text")]
+    assert sorted(t for t in texts if t.endswith("*")) == ["0.10*", "0.90*"]
+    assert sum(t in ("0.10", "0.90", "0.10*", "0.90*") for t in texts) == 6
+
+
+def test_report_ranking_equals_lteval_rank_on_the_same_files(tmp_path):
+    from lteval.metrics.rank import rank_systems
+    from lteval.scoring import resolve_groups
+
+    runs = [make_run(tmp_path, f"m{i}", seed=i, n_dev=150, n_test=150, strength=1.0 + 0.4 * i)
+            for i in range(3)]
+    html = build_report(runs, bootstrap=80, seed=2, rank_metric="tail_mAP")
+    page = parse(html)
+    [got] = page.data["rankings"]
+    task = lteval.tasks.get_task("cxrlt2026-task1")
+    from lteval.io.tables import align, read_labels, read_predictions
+
+    ys, ps = [], {}
+    for r in runs:
+        ids, y, p = align(read_labels(r / "labels" / "test.csv", task),
+                          read_predictions(r / "predictions" / "test.csv", task))
+        o = np.argsort(ids)
+        ys.append(y[o])
+        ps[r.name] = p[o]
+    groups = resolve_groups(task)
+    gidx = {g: i for g, i in dict(groups.indices(task.classes)).items() if len(i)}
+    ref = rank_systems(ys[0], ps, metric="tail_mAP", n_boot=80, seed=3, groups=gidx,
+                       classes=list(task.classes)).to_dict()  # test split: seed + 1
+    for key in ("ranking", "values", "rank_probabilities", "pairwise", "pairwise_p_holm",
+                "kendall_tau", "n_boot", "metric"):
+        assert got[key] == ref[key], key
+    assert got["task"] == task.name
+    assert "Rank robustness (tail_mAP on test)" in html
+    assert re.findall(r'<tr data-run="([^"]*)"><td data-v="\d+">', html) == ref["ranking"]
+    sec = html[html.index('<section id="ranking">'):html.index('<section id="gaps">')]
+    assert len(re.findall(r"<svg", sec)) == 2
+
+
+def test_report_ranking_rows_shared_and_label_mismatch(tmp_path):
+    t = "cxrlt2026-task1"
+    task = lteval.tasks.get_task(t)
+    ids, y = make_labels(task, 200, 1)
+    write_labels(tmp_path / "l.csv", ids, y, t)
+    write_predictions(tmp_path / "a.csv", ids, make_predictions(y, 1, 1.5), t)
+    # b predicts only 150 of the 200 images: ranked on the 150 shared ones
+    from lteval.report.ranking import shared_label_sets
+
+    items = [("a", ids, y, make_predictions(y, 1, 1.5)), ("b", ids[:150], y[:150],
+                                                           make_predictions(y[:150], 2, 1.0))]
+    [g], notes = shared_label_sets(items)
+    assert g["names"] == ["a", "b"] and len(g["ids"]) == 150 and "a (200)" in notes[0]
+    # the rows are the shared ones, aligned by ID for both
+    order = sorted(ids[:150].tolist())
+    pos = {v: i for i, v in enumerate(ids.tolist())}
+    np.testing.assert_array_equal(g["p"]["a"], items[0][3][[pos[v] for v in order]])
+    # other labels on the shared images: not ranked together, said so
+    y2 = y.copy()
+    y2[:, 0] = 1 - y2[:, 0]
+    groups, notes = shared_label_sets([items[0], ("c", ids, y2, items[0][3])])
+    assert groups == [] and "not ranked: a, c" in notes[0]
+    # bootstrap 0: no ranking, a note
+    html = build_report([PredSource("a", tmp_path / "a.csv"), PredSource("b2", tmp_path / "a.csv")],
+                        dev_labels=tmp_path / "l.csv", bootstrap=0)
+    assert "rank probabilities and the significance map need resamples" in html
+
+
+def test_report_rank_metric_is_checked_before_any_work(tmp_path, two_runs):
+    _, a, _ = two_runs
+    res = runner.invoke(app, ["report", str(a), "--rank-metric", "tial_mAP", "-o",
+                              str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "tail_mAP" in res.output
+    assert not (tmp_path / "x.html").exists()

@@ -410,3 +410,103 @@ def training_curves(step: Sequence[float], series: Mapping[str, Sequence[float |
                             markeredgewidth=0.4, linestyle="none", zorder=5, clip_on=False)
         axes[-1].set_xlabel("step", fontsize=8)
     return to_svg(fig, title=title or "training curves", tight=False)
+
+
+def _rank_order(rank: Mapping) -> list[str]:
+    return [str(s) for s in rank["ranking"]]
+
+
+def rank_blobs(rank: Mapping, *, title: str | None = None) -> str:
+    """Rank-probability ("blob") plot of an ``lteval rank`` result dict.
+
+    x: systems in full-data ranking order; y: rank position (1 on top). A disc's area is
+    the share of bootstrap resamples that put the system at that position; the black
+    cross is the full-data rank and the vertical bar the system's ``rank_ci`` (when given).
+    """
+    names = _rank_order(rank)
+    k = len(names)
+    probs = np.array([[float(v) for v in rank["rank_probabilities"][s]] for s in names])
+    width = min(11.0, 1.6 + 0.42 * k + 0.06 * max((len(s) for s in names), default=0))
+    height = 1.4 + 0.3 * k
+    with _rc():
+        fig = _figure(max(width, 3.6), height)
+        ax = fig.add_subplot()
+        xs, ys = np.meshgrid(np.arange(k), np.arange(1, k + 1), indexing="ij")
+        p = probs.ravel()
+        keep = p > 0
+        ax.scatter(xs.ravel()[keep], ys.ravel()[keep], s=p[keep] * (320 if k <= 10 else 160),
+                   color=DEV_COLOUR, alpha=0.75, linewidths=0, zorder=2)
+        ci = rank.get("rank_ci") or {}
+        for i, s in enumerate(names):
+            if s in ci and ci[s] and None not in ci[s]:
+                ax.vlines(i, ci[s][0], ci[s][1], color="#555555", linewidth=1.0, zorder=1)
+        full = rank.get("ranks") or {s: i + 1 for i, s in enumerate(names)}
+        ax.scatter(range(k), [full[s] for s in names], marker="x", s=28, color="black",
+                   linewidths=1.2, zorder=3, label="full-data rank")
+        ax.set_xticks(range(k))
+        ax.set_xticklabels(names, rotation=35 if k > 3 else 0, ha="right" if k > 3 else "center",
+                           fontsize=8)
+        ax.set_yticks(range(1, k + 1))
+        ax.set_ylim(k + 0.6, 0.4)
+        ax.set_xlim(-0.6, k - 0.4)
+        ax.set_ylabel("rank")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="lower left", fontsize=7, frameon=True, bbox_to_anchor=(0.0, 1.0),
+                  borderaxespad=0.2)
+        if title:
+            ax.set_title(title, loc="right", fontsize=9)
+        fig.tight_layout()
+    return to_svg(fig, title=title or "rank probabilities")
+
+
+def significance_map(rank: Mapping, *, alpha: float = 0.05, title: str | None = None) -> str:
+    """Pairwise map of an ``lteval rank`` result: cell (row A, column B) is P(A better than B).
+
+    Systems in full-data ranking order on both axes. Cells whose Holm-adjusted paired
+    p-value is below ``alpha`` are outlined and carry ``*`` (significance is not shown by
+    colour alone); the diagonal is blank.
+    """
+    from matplotlib.patches import Rectangle
+
+    names = _rank_order(rank)
+    k = len(names)
+    pw, ph = rank["pairwise"], rank.get("pairwise_p_holm") or {}
+    v = np.full((k, k), np.nan)
+    sig = np.zeros((k, k), bool)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i != j:
+                x = (pw.get(a) or {}).get(b)
+                v[i, j] = np.nan if x is None else float(x)
+                q = (ph.get(a) or {}).get(b)
+                sig[i, j] = q is not None and float(q) < alpha
+    longest = max((len(s) for s in names), default=4)
+    cell = 0.42 if k <= 12 else 0.3
+    with _rc():
+        fig = _figure(1.6 + 0.07 * longest + cell * k, 1.2 + 0.07 * longest + cell * k)
+        ax = fig.add_subplot()
+        im = ax.imshow(np.ma.masked_invalid(v), cmap="cividis", vmin=0.0, vmax=1.0, aspect="equal")
+        ax.set_xticks(range(k))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7.5)
+        ax.set_yticks(range(k))
+        ax.set_yticklabels(names, fontsize=7.5)
+        ax.grid(False)
+        annotate = k <= 16
+        for i in range(k):
+            for j in range(k):
+                if i == j or np.isnan(v[i, j]):
+                    continue
+                if sig[i, j]:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
+                                           linewidth=1.4))
+                if annotate or sig[i, j]:
+                    txt = (f"{v[i, j]:.2f}" if annotate else "") + ("*" if sig[i, j] else "")
+                    ax.text(j, i, txt, ha="center", va="center", fontsize=6.5 if k > 8 else 7.5,
+                            color="black" if v[i, j] > 0.6 else "white")
+        ax.set_xlabel("B")
+        ax.set_ylabel("A")
+        cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+        cb.set_label("P(A better than B)", fontsize=8)
+        if title:
+            ax.set_title(title, loc="left", fontsize=9)
+    return to_svg(fig, title=title or "pairwise significance map")

@@ -37,6 +37,7 @@ class ReportOptions:
     pr_classes: Sequence[str] | None = None
     title: str | None = None
     workers: int | None = None
+    rank_metric: str = "mAP"
 
 
 @dataclass
@@ -400,6 +401,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     heat = _heatmap(results, has_test)
 
     curves = _training_curves(results)
+    ranking = _ranking(results, task, groups, opts, eval_split)
 
     configs = []
     for rr in results:
@@ -418,7 +420,8 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                       "dev": rr.dev.score if rr.dev else None,
                       "test": rr.test.score if rr.test else None,
                       **({"curves": rr.run.curves.to_dict()} if rr.run.curves is not None else {})}
-                     for rr in results]}
+                     for rr in results],
+            "rankings": [r["data"] for r in ranking["views"]]}
     group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
                    "rows": group_rows}
     return {
@@ -449,6 +452,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
         "thresholds": thresholds,
         "heatmap": heat,
         "curves": curves,
+        "ranking": ranking,
         "configs": configs,
         "data": data,
     }
@@ -531,4 +535,34 @@ def _training_curves(results: list[RunResult]) -> list[dict[str, Any]]:
         out.append({"name": rr.run.name, "anchor": rr.anchor, "svg": svg, "n_evals": len(c.step),
                     "selected": sel_text, "drw": drw_text, "notes": c.notes, "rows": rows,
                     "path": c.path})
+    return out
+
+
+def _ranking(results: list[RunResult], task, groups, opts: ReportOptions,
+             split: str) -> dict[str, Any]:
+    """Paired-bootstrap ranking of the runs that share labels on ``split`` (lteval rank)."""
+    from lteval.report.ranking import rank_groups, shared_label_sets
+
+    items = []
+    for rr in results:
+        sd = rr.run.splits.get(split)
+        if sd is not None and sd.y is not None and sd.p is not None and sd.ids is not None:
+            items.append((rr.run.name, np.asarray(sd.ids).astype(str), sd.y, sd.p))
+    out: dict[str, Any] = {"views": [], "notes": [], "metric": opts.rank_metric, "split": split}
+    if len(items) < 2:
+        out["notes"].append("Ranking needs at least two runs with labelled predictions on "
+                            f"{split}.")
+        return out
+    if not opts.bootstrap:
+        out["notes"].append("No bootstrap (--bootstrap 0): rank probabilities and the "
+                            "significance map need resamples.")
+        return out
+    sets, notes = shared_label_sets(items)
+    out["notes"] += notes
+    if any(r.run.thresholds is not None for r in results) and opts.rank_metric in ("mF1",):
+        out["notes"].append("mF1 is ranked at threshold 0.5 for every run (not the stages' "
+                            "fitted thresholds).")
+    out["views"] = rank_groups(sets, metric=opts.rank_metric, n_boot=int(opts.bootstrap),
+                               seed=int(opts.seed) + (1 if split == "test" else 0), task=task,
+                               label_groups=groups, split=split)
     return out
