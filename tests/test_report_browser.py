@@ -271,7 +271,8 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
                     assert text == f"{score['overall'][key]:.3f}"
         for sel in ("#group-table", ".threshold-table", ".gap-table", "section#reliability svg",
                     "section#pr svg", "section#ap-prevalence svg", "#configs pre",
-                    "section#curves figure.curves svg"):
+                    "section#curves figure.curves svg", "section#ranking .rank-blobs svg",
+                    "section#ranking .rank-map svg", "section#ranking .rank-table"):
             assert cdp.evaluate(f"document.querySelectorAll('{sel}').length") >= 1, sel
         # sorting by test mAP (descending first) orders the rows by that value
         cdp.evaluate("document.querySelector('#leaderboard-table th[data-metric=\"mAP\"]"
@@ -286,6 +287,13 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
                              " parseFloat(r.querySelector('td[data-metric=\"mAP\"][data-split=\"test\"]')"
                              ".dataset.v))")
         assert vals2 == sorted(vals)
+        # rank robustness: both figures laid out (not collapsed by the flex row), rows = runs
+        widths = cdp.evaluate("[...document.querySelectorAll('section#ranking .rank-figs svg')]"
+                              ".map(s => Math.round(s.getBoundingClientRect().width))")
+        assert len(widths) == 2 and min(widths) > 200, widths
+        ranked = cdp.evaluate("[...document.querySelectorAll('section#ranking .rank-table tbody tr')]"
+                              ".map(r => r.getAttribute('data-run'))")
+        assert sorted(ranked) == sorted(names)
         # screenshot of the whole page
         height = cdp.evaluate("document.documentElement.scrollHeight")
         shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,

@@ -412,6 +412,12 @@ def training_curves(step: Sequence[float], series: Mapping[str, Sequence[float |
     return to_svg(fig, title=title or "training curves", tight=False)
 
 
+def mpl_colormap(name: str):
+    import matplotlib as mpl
+
+    return mpl.colormaps[name]
+
+
 def _rank_order(rank: Mapping) -> list[str]:
     return [str(s) for s in rank["ranking"]]
 
@@ -485,7 +491,16 @@ def significance_map(rank: Mapping, *, alpha: float = 0.05, title: str | None = 
     with _rc():
         fig = _figure(1.6 + 0.07 * longest + cell * k, 1.2 + 0.07 * longest + cell * k)
         ax = fig.add_subplot()
-        im = ax.imshow(np.ma.masked_invalid(v), cmap="cividis", vmin=0.0, vmax=1.0, aspect="equal")
+        # vector cells and a 10-step colour bar (a continuous one would be a raster image)
+        from matplotlib.colors import BoundaryNorm
+
+        cmap = mpl_colormap("cividis")
+        im = ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, np.ma.masked_invalid(v),
+                           cmap=cmap, norm=BoundaryNorm(np.linspace(0, 1, 11), cmap.N),
+                           edgecolors="white", linewidth=0.5)
+        ax.set_xlim(-0.5, k - 0.5)
+        ax.set_ylim(k - 0.5, -0.5)
+        ax.set_aspect("equal")
         ax.set_xticks(range(k))
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7.5)
         ax.set_yticks(range(k))
@@ -505,7 +520,7 @@ def significance_map(rank: Mapping, *, alpha: float = 0.05, title: str | None = 
                             color="black" if v[i, j] > 0.6 else "white")
         ax.set_xlabel("B")
         ax.set_ylabel("A")
-        cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+        cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, ticks=[0, 0.25, 0.5, 0.75, 1])
         cb.set_label("P(A better than B)", fontsize=8)
         if title:
             ax.set_title(title, loc="left", fontsize=9)
