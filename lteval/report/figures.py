@@ -433,7 +433,8 @@ def rank_blobs(rank: Mapping, *, title: str | None = None) -> str:
     k = len(names)
     probs = np.array([[float(v) for v in rank["rank_probabilities"][s]] for s in names])
     width = min(11.0, 1.6 + 0.42 * k + 0.06 * max((len(s) for s in names), default=0))
-    height = 1.4 + 0.3 * k
+    longest = max((len(s) for s in names), default=0)
+    height = 1.6 + 0.3 * k + (0.045 * min(longest, 40) if (k > 3 or longest > 12) else 0.0)
     with _rc():
         fig = _figure(max(width, 3.6), height)
         ax = fig.add_subplot()
@@ -450,8 +451,9 @@ def rank_blobs(rank: Mapping, *, title: str | None = None) -> str:
         ax.scatter(range(k), [full[s] for s in names], marker="x", s=28, color="black",
                    linewidths=1.2, zorder=3, label="full-data rank")
         ax.set_xticks(range(k))
-        ax.set_xticklabels(names, rotation=35 if k > 3 else 0, ha="right" if k > 3 else "center",
-                           fontsize=8)
+        tilt = k > 3 or longest > 12
+        ax.set_xticklabels(names, rotation=35 if tilt else 0, ha="right" if tilt else "center",
+                           fontsize=8, rotation_mode="anchor" if tilt else "default")
         ax.set_yticks(range(1, k + 1))
         ax.set_ylim(k + 0.6, 0.4)
         ax.set_xlim(-0.6, k - 0.4)
