@@ -654,3 +654,30 @@ def test_report_rank_metric_is_checked_before_any_work(tmp_path, two_runs):
                               str(tmp_path / "x.html")])
     assert res.exit_code == 2 and "tail_mAP" in res.output
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_strata_section_copies_the_score_files_strata(tmp_path):
+    run = make_run(tmp_path, "strat", seed=1, n_dev=120, n_test=200)
+    ids = [ln.split(",")[0] for ln in (run / "labels" / "test.csv").read_text().splitlines()[1:]]
+    views = ["PA" if i % 2 else "AP" for i in range(len(ids))]
+    views[0] = 'odd <view> & "x"'  # a one-image stratum: too small for a figure
+    (tmp_path / "meta.csv").write_text("ImageID,view\n" + "".join(
+        f'{i},"{v.replace(chr(34), chr(34) * 2)}"\n' for i, v in zip(ids, views)))
+    ref = lteval.score(run / "predictions" / "test.csv", run / "labels" / "test.csv",
+                       metadata=tmp_path / "meta.csv", strata_by=["view"], n_boot=30).to_dict()
+    (run / "scores" / "test.json").write_text(json.dumps(ref))
+    html = build_report([run], bootstrap=0)
+    assert '<section id="strata">' in html
+    sec = html[html.index('<section id="strata">'):html.index('<section id="curves">')]
+    text = "".join(parse(sec).text)
+    for e in ref["strata"].values():
+        assert e["value"] in text
+        if e["overall"]["mAP"] is None:
+            continue
+        lo, hi = e["ci"]["mAP"]
+        assert f"{e['overall']['mAP']:.3f}[{lo:.3f}, {hi:.3f}]" in text
+    assert "too small" in text and "<view>" not in sec
+    g = ref["strata_gap"]["view"]["mAP"]
+    assert f"largest mAP gap {g['gap']:.3f}: {g['high']} (highest) vs {g['low']} (lowest)" in text
+    assert '<section id="strata">' not in build_report([make_run(tmp_path, "plain", n_dev=60,
+                                                                 n_test=60)], bootstrap=0)

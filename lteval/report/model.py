@@ -402,6 +402,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
 
     curves = _training_curves(results)
     ranking = _ranking(results, task, groups, opts, eval_split)
+    strata = _strata(results)
 
     configs = []
     for rr in results:
@@ -453,6 +454,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
         "heatmap": heat,
         "curves": curves,
         "ranking": ranking,
+        "strata": strata,
         "configs": configs,
         "data": data,
     }
@@ -565,4 +567,53 @@ def _ranking(results: list[RunResult], task, groups, opts: ReportOptions,
     out["views"] = rank_groups(sets, metric=opts.rank_metric, n_boot=int(opts.bootstrap),
                                seed=int(opts.seed) + (1 if split == "test" else 0), task=task,
                                label_groups=groups, split=split)
+    return out
+
+
+def _strata(results: list[RunResult]) -> list[dict[str, Any]]:
+    """Per-stratum tables from score files that carry ``"strata"`` (``lteval score --strata-by``).
+
+    The report has no metadata of its own, so these figures are copied from the run's
+    ``scores/<split>.json``, never recomputed; a figure a stratum is too small for is shown
+    as such (the score file holds null there).
+    """
+    out = []
+    for rr in results:
+        for split in ("dev", "test"):
+            sd = rr.run.splits.get(split)
+            stored = sd.stored_score if sd is not None else None
+            st = stored.get("strata") if isinstance(stored, dict) else None
+            if not isinstance(st, dict) or not st:
+                continue
+            gaps = stored.get("strata_gap") if isinstance(stored.get("strata_gap"), dict) else {}
+            group_names = [g for g in GROUP_ORDER
+                           if any(g in ((e or {}).get("groups") or {}) for e in st.values()
+                                  if isinstance(e, dict))]
+            columns: dict[str, list[dict]] = {}
+            for key, e in st.items():
+                if not isinstance(e, dict):
+                    continue
+                col = str(e.get("column") or "")
+                ov = e.get("overall") or {}
+                ci = e.get("ci") or {}
+                mp = _finite(ov.get("mAP"))
+                row = {"value": str(e.get("value", key)), "n": e.get("n_samples", "–"),
+                       "mAP": _fmt(mp) if mp is not None else "too small",
+                       "ci": _ci_text(ci.get("mAP")) if isinstance(ci, dict) else "",
+                       "groups": [_fmt(_finite(((e.get("groups") or {}).get(g) or {}).get("mAP")))
+                                  for g in group_names],
+                       "ece": _fmt(_finite(ov.get("ece"))), "note": e.get("note") or "",
+                       "sort": mp}
+                columns.setdefault(col, []).append(row)
+            blocks = []
+            for col, rows in columns.items():
+                g = (gaps.get(col) or {}).get("mAP") if isinstance(gaps.get(col), dict) else None
+                gap_text = None
+                if isinstance(g, dict) and _finite(g.get("gap")) is not None:
+                    gap_text = (f"largest mAP gap {g['gap']:.3f}: {g.get('high')} (highest) vs "
+                                f"{g.get('low')} (lowest)")
+                blocks.append({"column": col, "rows": rows, "gap": gap_text})
+            out.append({"name": rr.run.name, "anchor": rr.anchor, "split": split,
+                        "source": f"scores/{sd.source_split}.json", "groups": group_names,
+                        "blocks": blocks, "cluster_by": stored.get("cluster_by")})
     return out
