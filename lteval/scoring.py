@@ -109,12 +109,14 @@ def score(predictions: str | Path | PredictionTable, labels: str | Path | LabelT
 def compare(predictions_a, predictions_b, labels, *, task=None, train_labels=None, counts=None,
             threshold=0.5, empty_class: str = "zero", n_boot: int = 1000, seed: int = 0,
             head: float = 0.10, tail: float = 0.01, metadata=None,
-            cluster_by: str | None = None) -> dict:
+            cluster_by: str | None = None, strata_by=(), bins=4) -> dict:
     """Paired bootstrap comparison of two prediction files on the same labels.
 
     Returns ``{"lteval_version", "task", "n_samples", "n_boot", "a", "b",
     "figures": {figure: {"a", "b", "diff", "ci", "p_value"}}}`` with diff = b - a
-    (plus ``"cluster_by"``, ``"n_clusters"`` when resampling clusters).
+    (plus ``"cluster_by"``, ``"n_clusters"`` when resampling clusters, and
+    ``"strata": {"<value>": {"n_samples", "figures", "column", "value"}}`` with ``strata_by``:
+    the same comparison on each stratum alone).
     """
     task = get_task(task)
     labs = labels if isinstance(labels, LabelTable) else read_labels(labels, task)
@@ -124,15 +126,34 @@ def compare(predictions_a, predictions_b, labels, *, task=None, train_labels=Non
     _, y, a = align(labs, pa)
     _, _, b = align(labs, pb)
     idx = groups.indices(task.classes) if groups else None
-    clusters = _clusters(load_metadata(labs, metadata, needed=bool(cluster_by)), cluster_by)
-    figs = paired_bootstrap(y, a, b, n_boot=n_boot, seed=seed, threshold=threshold,
-                            empty_class=empty_class, groups=idx, clusters=clusters)
+    strata_by = [strata_by] if isinstance(strata_by, str) else list(strata_by or ())
+    meta = load_metadata(labs, metadata, needed=bool(cluster_by or strata_by))
+    clusters = _clusters(meta, cluster_by)
+    kw = dict(n_boot=n_boot, seed=seed, threshold=threshold, empty_class=empty_class, groups=idx)
+    figs = paired_bootstrap(y, a, b, clusters=clusters, **kw)
     out = {"lteval_version": __version__, "task": task.name, "n_samples": int(len(y)),
            "n_boot": int(n_boot), "seed": int(seed), "a": str(pa.path), "b": str(pb.path),
            "figures": figs}
     if clusters is not None:
         out["cluster_by"] = cluster_by
         out["n_clusters"] = int(len(set(clusters.tolist())))
+    if strata_by:
+        from lteval.metrics.strata import stratum_labels
+
+        if len(set(strata_by)) != len(strata_by):
+            raise UsageError(f"--strata-by names a column twice: {strata_by}")
+        out["strata_by"], out["strata"] = strata_by, {}
+        for col in strata_by:
+            lab, order = stratum_labels(meta.column(col, what="--strata-by column"), bins)
+            for s_ in order:
+                m = lab == s_
+                key = s_ if len(strata_by) == 1 else f"{col}={s_}"
+                f_ = None
+                if m.any():
+                    f_ = paired_bootstrap(y[m], a[m], b[m],
+                                          clusters=None if clusters is None else clusters[m], **kw)
+                out["strata"][key] = {"n_samples": int(m.sum()), "figures": f_, "column": col,
+                                      "value": s_}
     return out
 
 

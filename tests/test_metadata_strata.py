@@ -222,6 +222,7 @@ def test_tiny_and_empty_strata_are_null_not_nan(files):
     assert missing["n_samples"] == 5
     assert missing["overall"]["mAUROC"] is None or isinstance(missing["overall"]["mAUROC"], float)
     assert rep["strata"]["sex=F"]["column"] == "sex" and rep["strata"]["sex=F"]["value"] == "F"
+    assert missing["n_empty_classes"] > 0 and "have no positives here" in missing["note"]
 
 
 def test_strata_cli_table_and_errors(files):
@@ -242,3 +243,25 @@ def test_strata_cli_table_and_errors(files):
                             str(d / "labels.csv"), "--metadata", str(d / "meta.csv"),
                             "--cluster-by", "PatientID", "-b", "20", "--json", "-"])
     assert r.exit_code == 0 and json.loads(r.output)["cluster_by"] == "PatientID"
+
+
+def test_compare_strata_equal_comparing_each_subset_alone(files, tmp_path):
+    d, ids, y, p, p2, views, age, patient = files
+    res = lteval.compare(d / "a.csv", d / "b.csv", d / "labels.csv", n_boot=30, seed=1,
+                         metadata=d / "meta.csv", strata_by="view", cluster_by="PatientID")
+    assert list(res["strata"]) == ["AP", "LAT", "PA"]
+    for v in ("AP", "PA"):
+        m = views == v
+        write_labels(tmp_path / f"l{v}.csv", ids[m], y[m])
+        write_predictions(tmp_path / f"a{v}.csv", ids[m], p[m])
+        write_predictions(tmp_path / f"b{v}.csv", ids[m], p2[m])
+        alone = lteval.compare(tmp_path / f"a{v}.csv", tmp_path / f"b{v}.csv",
+                               tmp_path / f"l{v}.csv", n_boot=30, seed=1,
+                               metadata=d / "meta.csv", cluster_by="PatientID")
+        assert res["strata"][v]["figures"] == alone["figures"]
+        assert res["strata"][v]["n_samples"] == int(m.sum())
+    r = runner.invoke(app, ["compare", str(d / "a.csv"), str(d / "b.csv"), "--labels",
+                            str(d / "labels.csv"), "--metadata", str(d / "meta.csv"),
+                            "--strata-by", "sex", "-b", "20"])
+    assert r.exit_code == 0, r.output
+    assert "B − A by 'sex'" in r.output and "(missing)" in r.output

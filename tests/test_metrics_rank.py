@@ -157,6 +157,9 @@ def test_json_shape_and_errors():
         assert key in d
     assert set(d["pairwise"]["m0"]) == {"m1", "m2"}
     assert isinstance(d["n_boot"], int) and d["n_boot"] == 10
+    from lteval.metrics import bootstrap_ci
+    ci = bootstrap_ci(y, systems["m1"], n_boot=10, seed=0)["mAP"]
+    assert d["values_ci"]["m1"] == pytest.approx(list(ci), abs=1e-12)
     import json
     json.dumps(d, allow_nan=False)
     with pytest.raises(UsageError, match="at least 2"):

@@ -31,7 +31,10 @@ def cluster_note(d: dict) -> str:
 
 def print_cluster_note(d: dict) -> None:
     """One line saying the intervals resampled clusters, when they did."""
-    if d.get("n_clusters") is not None:
+    if d.get("n_clusters") is not None and not (d.get("ci") or d.get("figures")):
+        err_console.print(f"[yellow]note:[/] --cluster-by {d['cluster_by']!r} only changes "
+                          "intervals: add --bootstrap 1000", highlight=False)
+    elif d.get("n_clusters") is not None:
         console.print(f"intervals and tests resample the {d['n_clusters']} clusters of "
                       f"{d['cluster_by']!r} (all images of a cluster together)", highlight=False)
 
@@ -87,3 +90,37 @@ def print_strata(d: dict) -> None:
         empty = [e["value"] for e in entries if e["n_samples"] == 0]
         if empty:
             console.print(f"no images in: {', '.join(empty)} (figures null)", highlight=False)
+        short = [f"{e['value']} ({e['n_empty_classes']})" for e in entries
+                 if e["n_samples"] and e.get("n_empty_classes")]
+        if short:
+            policy = d.get("empty_class_policy", "zero")
+            console.print(f"classes without positives, by stratum: {', '.join(short)}; "
+                          + ("their AP counts as 0" if policy == "zero" else "left out of mAP"),
+                          highlight=False)
+
+
+def print_compare_strata(d: dict, figure: str = "mAP") -> None:
+    """Per-stratum B − A of ``figure`` for ``lteval compare --strata-by``."""
+    strata = d.get("strata")
+    if not strata:
+        return
+    by_col: dict[str, list] = {}
+    for e in strata.values():
+        by_col.setdefault(e["column"], []).append(e)
+    for col, entries in by_col.items():
+        t = Table(title=f"{figure}, B − A by {col!r} (each stratum resampled alone)",
+                  title_justify="left")
+        t.add_column(col, no_wrap=True)
+        for head in ("n", "A", "B", "B − A", "95% CI", "p"):
+            t.add_column(head, justify="right", no_wrap=True)
+        for e in entries:
+            v = (e.get("figures") or {}).get(figure)
+            if not v:
+                t.add_row(e["value"], str(e["n_samples"]), "—", "—", "—", "", "—")
+                continue
+            lo, hi = v["ci"]
+            t.add_row(e["value"], str(e["n_samples"]), fmt(v["a"]), fmt(v["b"]),
+                      "—" if v["diff"] is None else f"{v['diff']:+.4f}",
+                      "" if lo is None else f"[{lo:+.3f}, {hi:+.3f}]",
+                      "—" if v["p_value"] is None else f"{v['p_value']:.3f}")
+        console.print(t)

@@ -142,6 +142,8 @@ def compare_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
     metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, sex, age, ...), joined by ID. Default: the labels CSV's extra columns."),
     cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters the bootstrap resamples instead of images."),
+    strata_by: Optional[List[str]] = typer.Option(None, "--strata-by", help="Metadata column whose strata are compared separately too (repeatable)."),
+    bins: str = typer.Option("4", "--bins", help="How --strata-by cuts a numeric column: a number of equal-count bins, or cut points such as 40,60,80."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the comparison as JSON ('-' prints JSON only)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
 ) -> None:
@@ -151,13 +153,15 @@ def compare_command(
 
     if json_out is not None and str(json_out) != "-":
         check_writable(json_out, force)
-    from lteval.commands._strata import print_cluster_note, print_metadata_warnings
+    from lteval.commands._strata import (print_cluster_note, print_compare_strata,
+                                         print_metadata_warnings)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = compare(a, b, labels, task=task, train_labels=train_labels, counts=counts,
                       threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap, seed=seed,
-                      metadata=metadata, cluster_by=cluster_by)
+                      metadata=metadata, cluster_by=cluster_by, strata_by=strata_by or (),
+                      bins=bins)
     print_metadata_warnings(caught)
     if json_out is not None and str(json_out) == "-":
         typer.echo(json.dumps(res, indent=2, allow_nan=False))
@@ -175,6 +179,7 @@ def compare_command(
                   "—" if v["p_value"] is None else f"{v['p_value']:.4f}")
     console.print(t)
     print_cluster_note(res)
+    print_compare_strata(res)
     if json_out is not None:
         _write_json(json_out, res, force)
 

@@ -163,6 +163,8 @@ class RankResult:
             "seed": self.seed,
             "level": self.level,
             "values": {x: _num(v) for x, v in zip(names, self.values)},
+            "values_ci": {x: list(percentile_ci(self.boot_values[:, i], self.level))
+                          for i, x in enumerate(names)},
             "ranking": self.ranking,
             "ranks": {x: int(r) for x, r in zip(names, self.ranks)},
             "mean_rank": {x: float(r) for x, r in zip(names, self.mean_rank())},

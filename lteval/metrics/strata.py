@@ -146,6 +146,11 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
                 "ci": d.get("ci"),
                 "n_empty_classes": len(d["empty_classes"]),
             }
+            if d["empty_classes"]:
+                k = len(d["empty_classes"])
+                out[key]["note"] = (f"{k} of {len(classes)} classes have no positives here; "
+                                    + ("their AP counts as 0 in mAP" if d["empty_class_policy"] == "zero"
+                                       else "they are left out of mAP and mF1"))
             if clusters is not None:
                 out[key]["n_clusters"] = d["n_clusters"]
         out[key]["column"] = column
