@@ -611,8 +611,10 @@ def test_report_ranking_equals_lteval_rank_on_the_same_files(tmp_path):
     ref = rank_systems(ys[0], ps, metric="tail_mAP", n_boot=80, seed=3, groups=gidx,
                        classes=list(task.classes)).to_dict()  # test split: seed + 1
     for key in ("ranking", "values", "rank_probabilities", "pairwise", "pairwise_p_holm",
-                "kendall_tau", "n_boot", "metric"):
+                "kendall_tau", "n_boot", "metric", "values_ci"):
         assert got[key] == ref[key], key
+    lo, hi = ref["values_ci"][ref["ranking"][0]]
+    assert f'{ref["values"][ref["ranking"][0]]:.4f}<span class="ci">[{lo:.3f}, {hi:.3f}]' in html
     assert got["task"] == task.name
     assert "Rank robustness (tail_mAP on test)" in html
     assert re.findall(r'<tr data-run="([^"]*)"><td data-v="\d+">', html) == ref["ranking"]

@@ -36,7 +36,9 @@ def rank_view(rank: Mapping[str, Any], *, label: str | None = None) -> dict[str,
     for s in names:
         p = [float(x) for x in probs[s]]
         ci = rank_ci.get(s)
+        vci = (rank.get("values_ci") or {}).get(s)
         rows.append({"name": s, "rank": ranks.get(s), "value": _fmt(values.get(s), 4),
+                     "value_ci": f"[{vci[0]:.3f}, {vci[1]:.3f}]" if vci and None not in vci else "",
                      "mean_rank": _fmt(mean_rank.get(s), 2),
                      "rank_ci": f"{ci[0]}–{ci[1]}" if ci and None not in ci else "–",
                      "p_first": _fmt(p[0]), "p": p})
