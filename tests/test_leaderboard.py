@@ -331,3 +331,77 @@ def test_run_dir_adds_dev_and_test_only_unless_split_given(tmp_path):
     assert [r.split for r in e.results] == ["val"] and e.results[0].metrics["mAP"] == scores["val"]["overall"]["mAP"]
     only_val, _ = _run_dir(tmp_path, "valonly", 10, splits=("val",))
     assert [r.split for r in entry_from_path(only_val).results] == ["val"]
+
+
+# ---------------------------------------------------------------- rank robustness (issue 15)
+
+def _rank_json(tmp_path: Path) -> tuple[Path, dict]:
+    """A real ``lteval rank --json`` result of three systems (plus one name with markup)."""
+    from lteval.metrics.rank import rank_systems
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((300, 5)) < 0.2).astype(np.int8)
+    systems = {"strong": y * 2.0 + rng.normal(0, 1, y.shape), "weak": rng.normal(0, 1, y.shape),
+               "mid <b>|*x*": y * 0.8 + rng.normal(0, 1, y.shape)}
+    d = rank_systems(y, systems, n_boot=200, seed=1).to_dict()
+    p = tmp_path / "rank.json"
+    p.write_text(json.dumps(d))
+    return p, d
+
+
+def test_show_and_render_the_rank_view_of_an_lteval_rank_file(tmp_path):
+    from lteval.leaderboard.ranks import blob_text
+
+    path, d = _rank_json(tmp_path)
+    db = tmp_path / "lb.sqlite"
+    assert d["ranking"][0] == "strong" and d["ranking"][-1] == "weak"
+    res = runner.invoke(app, ["leaderboard", "show", "--db", str(db), "--no-published",
+                              "--ranks", str(path)])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "P(row better than column)" in out and "mid <b>|*x*" in out
+    for s in d["systems"]:
+        assert blob_text(d, s) in out
+    # shades follow the probabilities: the clear winner is dark at rank 1, blank at rank 3
+    assert blob_text(d, "strong")[0] in "▓█" and blob_text(d, "strong")[2] == " "
+    p_sw = d["pairwise"]["strong"]["weak"]
+    assert d["pairwise_p_holm"]["strong"]["weak"] < 0.05 and f"{p_sw:.2f}*" in out
+    res = runner.invoke(app, ["leaderboard", "render", "--db", str(db), "--ranks", str(path),
+                              "-o", str(tmp_path / "README.md")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "README.md").read_text()
+    assert "## Rank robustness: mAP (3 systems, 300 images, 200 paired resamples)" in md
+    assert "mid &lt;b&gt;\\|\\*x\\*" in md and "<b>" not in md
+    rows_ = [ln for ln in md.splitlines() if ln.startswith("| ") and "`" in ln]
+    assert [r.split(" | ")[1] for r in rows_] == [md_escape(s) for s in d["ranking"]]
+    assert f"| {md_escape(f'{p_sw:.2f}*')} |" in md or f"{p_sw:.2f}\\*" in md
+    # every table line has the same number of unescaped column separators as its header
+    import re
+
+    for block in md.split("\n\n"):
+        lines = [ln for ln in block.splitlines() if ln.startswith("|")]
+        if lines:
+            n = {len(re.findall(r"(?<!\\)\|", ln)) for ln in lines}
+            assert len(n) == 1, lines
+    res = runner.invoke(app, ["leaderboard", "show", "--db", str(db), "--json", "--ranks", str(path)])
+    assert res.exit_code == 0 and json.loads(res.output)["ranks"][0]["ranking"] == d["ranking"]
+
+
+def test_bad_rank_files_are_clear_errors(tmp_path):
+    path, d = _rank_json(tmp_path)
+    cases = {"missing.json": None, "notjson.json": "{", "list.json": "[]",
+             "nokeys.json": json.dumps({"systems": ["a", "b"]}),
+             "badprob.json": json.dumps({**d, "rank_probabilities": {**d["rank_probabilities"],
+                                                                      "weak": [0.5, 2.0, 0.0]}})}
+    for name, text in cases.items():
+        f = tmp_path / name
+        if text is not None:
+            f.write_text(text)
+        res = runner.invoke(app, ["leaderboard", "show", "--db", str(tmp_path / "x.sqlite"),
+                                  "--ranks", str(f)])
+        assert res.exit_code == (2 if name == "missing.json" else 1), (name, res.output)
+        assert name in res.output and "Traceback" not in res.output, res.output
+    assert "does not exist" in runner.invoke(app, ["leaderboard", "render", "--ranks",
+                                                   str(tmp_path / "missing.json"), "-o",
+                                                   str(tmp_path / "o.md")]).output
+    assert not (tmp_path / "o.md").exists()

@@ -417,3 +417,269 @@ def test_stage_dirs_alone_or_excluded(two_runs):
     page = parse((a.parent / "stages.html").read_text())
     assert page.row_names == ["resnet18-bce-0001+calib", "resnet18-bce-0001"]
     assert "post-training: calib" in (a.parent / "stages.html").read_text()
+
+
+# ---------------------------------------------------------------- training curves (issue 15)
+
+def _write_log(run: Path, evals: list[dict], done: dict | None = None) -> None:
+    (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+    if done is not None:
+        (run / "DONE").write_text(json.dumps(done))
+
+
+def _ev(step, epoch, vmap, best, drw=None, **kw):
+    e = {"epoch": epoch, "step": step, "train_loss": 1.0 / step, "lr": 1e-3 / step,
+         "val_mAP": vmap, "val_mAUROC": 0.7, "best": best, **kw}
+    if drw is not None:
+        e["drw_active"] = drw
+    return e
+
+
+def test_curves_selected_checkpoint_sources():
+    from lteval.report.curves import _selected
+
+    evals = [_ev(10, 1, 0.2, True), _ev(20, 1, 0.3, True), _ev(30, 2, 0.25, False),
+             _ev(40, 2, 0.35, True), _ev(50, 3, 0.3, False)]
+    steps = [e["step"] for e in evals]
+    vmap = [e["val_mAP"] for e in evals]
+    # the last evaluation marked best is the last rewrite of best.pt (sub-epoch evaluations too)
+    assert _selected(evals, steps, vmap, {}) == {"step": 40, "val_mAP": 0.35,
+                                                  "source": "last evaluation marked best"}
+    # a recorded step wins over the flags
+    assert _selected(evals, steps, vmap, {"best_step": 20})["step"] == 20
+    assert _selected(evals, steps, vmap, {"best_step": 20})["source"] == "DONE best_step"
+    # no flags: DONE's best_epoch names the last evaluation of that epoch
+    plain = [{k: v for k, v in e.items() if k != "best"} for e in evals]
+    got = _selected(plain, steps, vmap, {"best_epoch": 2})
+    assert got == {"step": 40, "val_mAP": 0.35, "source": "DONE best_epoch"}
+    assert _selected(plain, steps, vmap, {}) is None
+
+
+def test_curves_drw_switch_recorded_inferred_or_absent():
+    from lteval.report.curves import _drw
+
+    steps = [10, 20, 30, 40]
+    off_on = [_ev(s, i + 1, 0.3, False, drw=i >= 2) for i, s in enumerate(steps)]
+    assert _drw(off_on, steps, {}) == {"after": 20, "by": 30, "source": "drw_active (inferred)"}
+    assert _drw(off_on, steps, {"drw_step": 25}) == {"step": 25, "source": "DONE drw_step"}
+    rec = [dict(e, drw_switch_step=22) for e in off_on]
+    assert _drw(rec, steps, {}) == {"step": 22, "source": "metrics.jsonl drw_switch_step"}
+    never = [_ev(s, 1, 0.3, False, drw=False) for s in steps]
+    assert _drw(never, steps, {}) is None
+    assert _drw([_ev(s, 1, 0.3, False) for s in steps], steps, {}) is None  # key absent
+    from_start = [_ev(s, 1, 0.3, False, drw=True) for s in steps]
+    assert _drw(from_start, steps, {})["after"] == 0.0
+
+
+def test_report_curves_equal_the_training_log_and_mark_both_events(tmp_path):
+    a = make_run(tmp_path, "plain-bce", seed=1, n_dev=100, n_test=100, calib_stage=True)
+    b = make_run(tmp_path, "ldam_drw-run", seed=2, n_dev=100, n_test=100, loss="ldam_drw")
+    # sub-epoch evaluations, written out of order, with a recorded switch and best step
+    evals = [_ev(s, 1 + (s - 1) // 100, 0.1 + s / 1000, s in (50, 150, 200), drw=s > 100)
+             for s in (50, 100, 150, 200, 250, 300)]
+    _write_log(b, [evals[1], evals[0], *evals[2:]], {"best_step": 150, "drw_step": 100})
+    t = tmp_path / "dev_l.csv"
+    write_labels(t, *make_labels(lteval.tasks.get_task("cxrlt2026-task1"), 80, 3), "cxrlt2026-task1")
+    ids, y = make_labels(lteval.tasks.get_task("cxrlt2026-task1"), 80, 3)
+    write_predictions(tmp_path / "p.csv", ids, make_predictions(y, 1, 1.0), "cxrlt2026-task1")
+    html = build_report([a, b, PredSource("files", tmp_path / "p.csv")], dev_labels=t, bootstrap=0)
+    page = parse(html)
+    runs = {r["name"]: r for r in page.data["runs"]}
+    # one figure per trained run: not for the stage (same training), not for prediction files
+    figs = re.findall(r'<figure class="curves" data-run="([^"]*)"', html)
+    assert figs == ["plain-bce", "ldam_drw-run"]
+    assert "curves" not in runs["plain-bce+calib"] and "curves" not in runs["files"]
+    log_a = [json.loads(x) for x in (a / "metrics.jsonl").read_text().splitlines()]
+    ca = runs["plain-bce"]["curves"]
+    for key in ("step", "train_loss", "val_mAP", "lr"):
+        assert ca[key] == [e[key] for e in log_a], key
+    best_a = [e for e in log_a if e["best"]][-1]
+    assert ca["selected"]["step"] == best_a["step"] and ca["selected"]["val_mAP"] == best_a["val_mAP"]
+    assert ca["drw"] is None
+    cb = runs["ldam_drw-run"]["curves"]
+    assert cb["step"] == [50, 100, 150, 200, 250, 300]  # sorted, and said so
+    assert "not in step order" in html
+    assert cb["selected"] == {"step": 150, "val_mAP": 0.25, "source": "DONE best_step"}
+    assert cb["drw"] == {"step": 100, "source": "DONE drw_step"}
+    assert "selected checkpoint at step 150, val mAP 0.2500 (DONE best_step)" in html
+    assert "DRW on from step 100 (DONE drw_step)" in html
+    sec = html[html.index('<section id="curves">'):html.index('<section id="configs">')]
+    svgs = re.findall(r"<svg.*?</svg>", sec, re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        ET.fromstring(svg)
+    assert "<pattern" not in svgs[0] and "<pattern" not in svgs[1]  # recorded switch: a line
+
+
+def test_report_curves_share_the_val_map_range(tmp_path, monkeypatch):
+    from lteval.report import figures
+
+    seen = []
+    real = figures.training_curves
+    monkeypatch.setattr(figures, "training_curves",
+                        lambda *a, **kw: seen.append(kw["shared_ylim"]) or real(*a, **kw))
+    runs = [make_run(tmp_path, f"r{i}", seed=i, n_dev=60, n_test=60) for i in range(2)]
+    build_report(runs, bootstrap=0)
+    vals = [e["val_mAP"] for r in runs for e in map(json.loads, (r / "metrics.jsonl").read_text().splitlines())]
+    assert len(seen) == 2 and seen[0] == seen[1]
+    lo, hi = seen[0]["val_mAP"]
+    assert lo < min(vals) and hi > max(vals) and hi - lo < 0.5
+    # an inferred switch (drw_active false -> true) is a hatched band between two evaluations
+    d = make_run(tmp_path, "drw", seed=5, n_dev=60, n_test=60, loss="ldam_drw")
+    html = build_report([runs[0], d], bootstrap=0)
+    sec = html[html.index('<section id="curves">'):html.index('<section id="configs">')]
+    svgs = re.findall(r"<svg.*?</svg>", sec, re.S)
+    assert "<pattern" not in svgs[0] and "<pattern" in svgs[1]
+    assert "DRW switched on after step 250, by step 300 (drw_active (inferred); hatched)" in html
+
+
+def test_report_curves_damaged_log_is_a_note_not_a_failure(tmp_path):
+    a = make_run(tmp_path, "broken", seed=1, n_dev=80, n_test=80)
+    (a / "metrics.jsonl").write_text('{"step": 1, "val_mAP": 0.1}\n{"step": 2, "val_mAP": \n')
+    b = make_run(tmp_path, "nostep", seed=2, n_dev=80, n_test=80)
+    (b / "metrics.jsonl").write_text('{"epoch": 1, "val_mAP": 0.1}\n')
+    c = make_run(tmp_path, "nolog", seed=3, n_dev=80, n_test=80, curves=False)
+    html = build_report([a, b, c], bootstrap=0)
+    assert "metrics.jsonl line 2: not valid JSON" in html
+    assert "metrics.jsonl line 1: no numeric &#39;step&#39;" in html
+    assert '<figure class="curves"' not in html
+    assert "No run has a training log" in html
+
+
+# ---------------------------------------------------------------- rank robustness (issue 15)
+
+def _rank_dict(names=("a", "b", "c"), sig=(("a", "c"),)):
+    """A hand-built ``lteval rank --json`` dict (no computation behind it)."""
+    k = len(names)
+    probs = {n: [1.0 if r == i else 0.0 for r in range(k)] for i, n in enumerate(names)}
+    probs[names[0]], probs[names[1]] = [0.6, 0.4] + [0.0] * (k - 2), [0.4, 0.6] + [0.0] * (k - 2)
+    pw = {a: {b: (0.9 if i < j else 0.1) for j, b in enumerate(names) if b != a}
+          for i, a in enumerate(names)}
+    ph = {a: {b: (0.01 if (a, b) in sig or (b, a) in sig else 0.5) for b in names if b != a}
+          for a in names}
+    return {"systems": list(names), "metric": "mAP", "higher_is_better": True, "n_samples": 100,
+            "n_boot": 200, "ranking": list(names), "ranks": {n: i + 1 for i, n in enumerate(names)},
+            "values": {n: 0.5 - 0.1 * i for i, n in enumerate(names)},
+            "mean_rank": {n: float(i + 1) for i, n in enumerate(names)},
+            "rank_ci": {n: [1, min(k, i + 2)] for i, n in enumerate(names)},
+            "rank_probabilities": probs, "pairwise": pw, "pairwise_p": ph, "pairwise_p_holm": ph,
+            "kendall_tau": {"mean": 0.8, "ci": [0.33, 1.0]}}
+
+
+def test_rank_view_of_a_rank_dict_marks_significant_pairs_and_escapes():
+    from lteval.report.ranking import rank_view
+
+    evil = '<b>x</b> & "$y$"'
+    v = rank_view(_rank_dict(names=("a", evil, "c")))
+    assert [r["name"] for r in v["rows"]] == ["a", evil, "c"]
+    assert v["rows"][0]["p_first"] == "0.600" and v["rows"][0]["rank_ci"] == "1–2"
+    assert [(p["a"], p["b"], p["significant"]) for p in v["pairs"]] == [
+        ("a", evil, False), ("a", "c", True), (evil, "c", False)]
+    assert v["n_significant"] == 1 and "mean 0.800" in v["tau"]
+    for svg in (v["blob_svg"], v["map_svg"]):
+        root = ET.fromstring(svg)
+        texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert evil in texts and "<b>" not in svg
+    # the map: one starred cell per direction of the significant pair, 6 values annotated
+    texts = ["".join(t.itertext()) for t in ET.fromstring(v["map_svg"]).iter(
+        "{http://www.w3.org/2000/svg}text")]
+    assert sorted(t for t in texts if t.endswith("*")) == ["0.10*", "0.90*"]
+    assert sum(t in ("0.10", "0.90", "0.10*", "0.90*") for t in texts) == 6
+
+
+def test_report_ranking_equals_lteval_rank_on_the_same_files(tmp_path):
+    from lteval.metrics.rank import rank_systems
+    from lteval.scoring import resolve_groups
+
+    runs = [make_run(tmp_path, f"m{i}", seed=i, n_dev=150, n_test=150, strength=1.0 + 0.4 * i)
+            for i in range(3)]
+    html = build_report(runs, bootstrap=80, seed=2, rank_metric="tail_mAP")
+    page = parse(html)
+    [got] = page.data["rankings"]
+    task = lteval.tasks.get_task("cxrlt2026-task1")
+    from lteval.io.tables import align, read_labels, read_predictions
+
+    ys, ps = [], {}
+    for r in runs:
+        ids, y, p = align(read_labels(r / "labels" / "test.csv", task),
+                          read_predictions(r / "predictions" / "test.csv", task))
+        o = np.argsort(ids)
+        ys.append(y[o])
+        ps[r.name] = p[o]
+    groups = resolve_groups(task)
+    gidx = {g: i for g, i in dict(groups.indices(task.classes)).items() if len(i)}
+    ref = rank_systems(ys[0], ps, metric="tail_mAP", n_boot=80, seed=3, groups=gidx,
+                       classes=list(task.classes)).to_dict()  # test split: seed + 1
+    for key in ("ranking", "values", "rank_probabilities", "pairwise", "pairwise_p_holm",
+                "kendall_tau", "n_boot", "metric", "values_ci"):
+        assert got[key] == ref[key], key
+    lo, hi = ref["values_ci"][ref["ranking"][0]]
+    assert f'{ref["values"][ref["ranking"][0]]:.4f}<span class="ci">[{lo:.3f}, {hi:.3f}]' in html
+    assert got["task"] == task.name
+    assert "Rank robustness (tail_mAP on test)" in html
+    assert re.findall(r'<tr data-run="([^"]*)"><td data-v="\d+">', html) == ref["ranking"]
+    sec = html[html.index('<section id="ranking">'):html.index('<section id="gaps">')]
+    assert len(re.findall(r"<svg", sec)) == 2
+
+
+def test_report_ranking_rows_shared_and_label_mismatch(tmp_path):
+    t = "cxrlt2026-task1"
+    task = lteval.tasks.get_task(t)
+    ids, y = make_labels(task, 200, 1)
+    write_labels(tmp_path / "l.csv", ids, y, t)
+    write_predictions(tmp_path / "a.csv", ids, make_predictions(y, 1, 1.5), t)
+    # b predicts only 150 of the 200 images: ranked on the 150 shared ones
+    from lteval.report.ranking import shared_label_sets
+
+    items = [("a", ids, y, make_predictions(y, 1, 1.5)), ("b", ids[:150], y[:150],
+                                                           make_predictions(y[:150], 2, 1.0))]
+    [g], notes = shared_label_sets(items)
+    assert g["names"] == ["a", "b"] and len(g["ids"]) == 150 and "a (200)" in notes[0]
+    # the rows are the shared ones, aligned by ID for both
+    order = sorted(ids[:150].tolist())
+    pos = {v: i for i, v in enumerate(ids.tolist())}
+    np.testing.assert_array_equal(g["p"]["a"], items[0][3][[pos[v] for v in order]])
+    # other labels on the shared images: not ranked together, said so
+    y2 = y.copy()
+    y2[:, 0] = 1 - y2[:, 0]
+    groups, notes = shared_label_sets([items[0], ("c", ids, y2, items[0][3])])
+    assert groups == [] and "not ranked: a, c" in notes[0]
+    # bootstrap 0: no ranking, a note
+    html = build_report([PredSource("a", tmp_path / "a.csv"), PredSource("b2", tmp_path / "a.csv")],
+                        dev_labels=tmp_path / "l.csv", bootstrap=0)
+    assert "rank probabilities and the significance map need resamples" in html
+
+
+def test_report_rank_metric_is_checked_before_any_work(tmp_path, two_runs):
+    _, a, _ = two_runs
+    res = runner.invoke(app, ["report", str(a), "--rank-metric", "tial_mAP", "-o",
+                              str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "tail_mAP" in res.output
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_strata_section_copies_the_score_files_strata(tmp_path):
+    run = make_run(tmp_path, "strat", seed=1, n_dev=120, n_test=200)
+    ids = [ln.split(",")[0] for ln in (run / "labels" / "test.csv").read_text().splitlines()[1:]]
+    views = ["PA" if i % 2 else "AP" for i in range(len(ids))]
+    views[0] = 'odd <view> & "x"'  # a one-image stratum: too small for a figure
+    (tmp_path / "meta.csv").write_text("ImageID,view\n" + "".join(
+        f'{i},"{v.replace(chr(34), chr(34) * 2)}"\n' for i, v in zip(ids, views)))
+    ref = lteval.score(run / "predictions" / "test.csv", run / "labels" / "test.csv",
+                       metadata=tmp_path / "meta.csv", strata_by=["view"], n_boot=30).to_dict()
+    (run / "scores" / "test.json").write_text(json.dumps(ref))
+    html = build_report([run], bootstrap=0)
+    assert '<section id="strata">' in html
+    sec = html[html.index('<section id="strata">'):html.index('<section id="curves">')]
+    text = "".join(parse(sec).text)
+    for e in ref["strata"].values():
+        assert e["value"] in text
+        if e["overall"]["mAP"] is None:
+            continue
+        lo, hi = e["ci"]["mAP"]
+        assert f"{e['overall']['mAP']:.3f}[{lo:.3f}, {hi:.3f}]" in text
+    assert "too small" in text and "<view>" not in sec
+    g = ref["strata_gap"]["view"]["mAP"]
+    assert f"largest mAP gap {g['gap']:.3f}: {g['high']} (highest) vs {g['low']} (lowest)" in text
+    assert '<section id="strata">' not in build_report([make_run(tmp_path, "plain", n_dev=60,
+                                                                 n_test=60)], bootstrap=0)

@@ -2,7 +2,8 @@
 
 Checks: the page loads with no console error, no CSP violation, no exception and no
 network request; the sorting script runs under the CSP; the DOM holds the tables with the
-numbers of the runs' score JSON; sorting works; a screenshot is written. A negative control
+numbers of the runs' score JSON; sorting works; the training curves lay out as small
+multiples with their marks; screenshots are written. A negative control
 proves the console / CSP detector catches an unhashed inline script.
 """
 
@@ -235,7 +236,7 @@ def browser(tmp_path_factory):
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     a = make_run(root, "alpha-bce", seed=1, n_dev=200, n_test=180, calib_stage=True)
-    b = make_run(root, 'beta "ldam" <b>&amp; x', seed=2, n_dev=200, n_test=180, loss="ldam")
+    b = make_run(root, 'beta "ldam_drw" <b>&amp; x', seed=2, n_dev=200, n_test=180, loss="ldam_drw")
     out = root / "report.html"
     out.write_text(build_report([a, b], bootstrap=40))
     return out, [a, b]
@@ -253,7 +254,7 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
         assert cdp.evaluate("document.querySelectorAll('img, iframe, object, embed, link').length") == 0
         names = cdp.evaluate("[...document.querySelectorAll('#leaderboard-table tbody tr')]"
                              ".map(r => r.getAttribute('data-run'))")
-        assert names == ["alpha-bce", "alpha-bce+calib", 'beta "ldam" <b>&amp; x']
+        assert names == ["alpha-bce", "alpha-bce+calib", 'beta "ldam_drw" <b>&amp; x']
         # the markup in a run name is text, not elements
         assert cdp.evaluate("document.querySelectorAll('#leaderboard-table b').length") == 0
         cells = cdp.evaluate(
@@ -269,7 +270,9 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
                     assert float(v) == score["overall"][key]
                     assert text == f"{score['overall'][key]:.3f}"
         for sel in ("#group-table", ".threshold-table", ".gap-table", "section#reliability svg",
-                    "section#pr svg", "section#ap-prevalence svg", "#configs pre"):
+                    "section#pr svg", "section#ap-prevalence svg", "#configs pre",
+                    "section#curves figure.curves svg", "section#ranking .rank-blobs svg",
+                    "section#ranking .rank-map svg", "section#ranking .rank-table"):
             assert cdp.evaluate(f"document.querySelectorAll('{sel}').length") >= 1, sel
         # sorting by test mAP (descending first) orders the rows by that value
         cdp.evaluate("document.querySelector('#leaderboard-table th[data-metric=\"mAP\"]"
@@ -284,6 +287,13 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
                              " parseFloat(r.querySelector('td[data-metric=\"mAP\"][data-split=\"test\"]')"
                              ".dataset.v))")
         assert vals2 == sorted(vals)
+        # rank robustness: both figures laid out (not collapsed by the flex row), rows = runs
+        widths = cdp.evaluate("[...document.querySelectorAll('section#ranking .rank-figs svg')]"
+                              ".map(s => Math.round(s.getBoundingClientRect().width))")
+        assert len(widths) == 2 and min(widths) > 200, widths
+        ranked = cdp.evaluate("[...document.querySelectorAll('section#ranking .rank-table tbody tr')]"
+                              ".map(r => r.getAttribute('data-run'))")
+        assert sorted(ranked) == sorted(names)
         # screenshot of the whole page
         height = cdp.evaluate("document.documentElement.scrollHeight")
         shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -299,6 +309,50 @@ def test_report_loads_clean_under_csp_and_dom_matches_scores(browser, report, tm
         assert cdp.evaluate("getComputedStyle(document.querySelector('nav.toc')).display") == "none"
         pdf = cdp.call("Page.printToPDF", printBackground=False)
         assert base64.b64decode(pdf["data"])[:5] == b"%PDF-"
+    finally:
+        cdp.close()
+
+
+def test_training_curves_render_in_the_browser(browser, report, tmp_path):
+    """Small multiples: one laid-out figure per trained run (not per stage), with the marks."""
+    path, runs = report
+    cdp, problems, _ = open_page(browser, path)
+    try:
+        assert problems == [], problems
+        figs = cdp.evaluate(
+            "[...document.querySelectorAll('section#curves figure.curves')].map(f => {"
+            " const r = f.querySelector('svg').getBoundingClientRect();"
+            " return [f.dataset.run, Math.round(r.width), Math.round(r.height), Math.round(r.top),"
+            "  f.querySelector('svg').querySelectorAll('path').length,"
+            "  f.querySelector('svg').getAttribute('aria-label')]; })")
+        assert [f[0] for f in figs] == [r.name for r in runs]
+        for name, w, h, top, n_paths, label in figs:
+            assert w >= 250 and h >= 200, (name, w, h)  # laid out, not collapsed
+            assert n_paths > 20 and label == f"{name}: training curves"
+        assert figs[0][3] == figs[1][3]  # side by side in the grid (same row)
+        # the run name with markup is text in the caption
+        assert cdp.evaluate("document.querySelectorAll('section#curves b').length") == 0
+        caps = cdp.evaluate("[...document.querySelectorAll('section#curves figure.curves p.detail')]"
+                            ".map(p => p.textContent)")
+        assert all("selected checkpoint at step" in c for c in caps), caps
+        assert "DRW switched on after step" in caps[1] and "DRW" not in caps[0]
+        # the numbers table opens and lists every evaluation of the log
+        n_log = len((runs[1] / "metrics.jsonl").read_text().splitlines())
+        cdp.evaluate("document.querySelectorAll('section#curves details')[1].open = true")
+        assert cdp.evaluate("document.querySelectorAll('section#curves details')[1]"
+                            ".querySelectorAll('tbody tr').length") == n_log
+        cdp.evaluate("document.getElementById('curves').scrollIntoView()")
+        top = cdp.evaluate("document.getElementById('curves').getBoundingClientRect().top + window.scrollY")
+        shot = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                        clip={"x": 0, "y": int(top), "width": 1366, "height": 700, "scale": 1})
+        png = base64.b64decode(shot["data"])
+        out = Path(os.environ.get("LTEVAL_TEST_ARTIFACTS", tmp_path)) / "report-curves.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(png)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+        cdp.drain(0.5)
+        late = [e for e in cdp.events if e["method"] in ("Runtime.exceptionThrown", "Log.entryAdded")]
+        assert late == [], late
     finally:
         cdp.close()
 

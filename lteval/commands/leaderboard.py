@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from lteval.commands._common import console, guarded
 
+RANKS_HELP = ("An 'lteval rank --json' file to show after the table: the systems' rank "
+              "probabilities (text blob plot) and pairwise significance map. Repeatable.")
 DB_HELP = ("Leaderboard store (an SQLite file). Default: $LTEVAL_LEADERBOARD if set, else "
            "leaderboard/leaderboard.sqlite under the current directory.")
 
@@ -54,20 +56,25 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
     published: bool = typer.Option(True, "--published/--no-published",
                                    help="Include the published reference rows."),
+    ranks: Optional[List[Path]] = typer.Option(None, "--ranks", help=RANKS_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Print the leaderboard (best mAP first, per task and split)."""
     from rich.table import Table
 
     from lteval.leaderboard import all_entries, rows
+    from lteval.leaderboard.ranks import load_rank_file
     from lteval.leaderboard.table import COLUMNS, fmt, fmt_ci
 
+    rank_dicts = [load_rank_file(p) for p in (ranks or [])]  # fail before printing anything
     table_rows = rows(all_entries(db, task=task, include_published=published), split=split)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in table_rows], indent=2, allow_nan=False,
-                              ensure_ascii=False))
+        out = [r.to_dict() for r in table_rows]
+        text = json.dumps({"rows": out, "ranks": rank_dicts} if rank_dicts else out, indent=2,
+                          allow_nan=False, ensure_ascii=False)
+        typer.echo(text)
         return
-    if not table_rows:
+    if not table_rows and not rank_dicts:
         console.print("the leaderboard has no rows for this selection")
         return
     current = None
@@ -108,6 +115,46 @@ def show(
         assert table is not None
         table.add_row(str(rank), name, *cells)
     flush()
+    for r in rank_dicts:
+        _print_ranks(r)
+
+
+def _print_ranks(r: dict) -> None:
+    """One rank file: ranking with a shade-character blob plot, then the significance map."""
+    from rich.table import Table
+
+    from lteval.leaderboard.ranks import blob_text, cell, legend, title
+
+    names = [str(s) for s in r["ranking"]]
+    values, ranks = r.get("values") or {}, r.get("ranks") or {}
+    mean, ci = r.get("mean_rank") or {}, r.get("rank_ci") or {}
+    t = Table(title=_plain(title(r)), title_justify="left")
+    t.add_column("#", justify="right")
+    t.add_column("model", ratio=1, overflow="fold")
+    for col in (r["metric"], "mean rank", "rank interval", "P(rank 1)"):
+        t.add_column(_plain(str(col)), justify="right", no_wrap=True)
+    t.add_column("ranks 1→" + str(len(names)), no_wrap=True)
+    for i, s in enumerate(names):
+        v, m, c = values.get(s), mean.get(s), ci.get(s)
+        t.add_row(str(ranks.get(s, i + 1)), _plain(s), "–" if v is None else f"{v:.4f}",
+                  "–" if m is None else f"{m:.2f}", f"{c[0]}–{c[1]}" if c else "–",
+                  f"{float(r['rank_probabilities'][s][0]):.3f}", "▕" + blob_text(r, s) + "▏")
+    console.print(t)
+    m = Table(title="P(row better than column)", title_justify="left")
+    m.add_column("", overflow="fold")
+    for i in range(len(names)):
+        m.add_column(str(i + 1), justify="right", no_wrap=True)
+    for i, a in enumerate(names):
+        m.add_row(f"{i + 1}. {_plain(a)}", *["" if a == b else cell(r, a, b) for b in names])
+    console.print(m)
+    tau = r.get("kendall_tau") or {}
+    if tau.get("mean") is not None:
+        lo, hi = tau.get("ci") or [None, None]
+        console.print(f"Kendall's tau of resampled vs full-data ranking: mean {tau['mean']:.3f}"
+                      + (f", interval [{lo:.3f}, {hi:.3f}]" if lo is not None else ""),
+                      highlight=False)
+    console.print(legend(), highlight=False, markup=False, soft_wrap=True)
+    console.print()
 
 
 @leaderboard_app.command("render")
@@ -117,14 +164,17 @@ def render(
                                 help="Markdown file to write."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output even if it was not "
                                "written by 'lteval leaderboard render'."),
+    ranks: Optional[List[Path]] = typer.Option(None, "--ranks", help=RANKS_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write the leaderboard as Markdown (published rows + stored rows)."""
     from lteval.errors import OutputExistsError
     from lteval.io.atomic import write_text_atomic
     from lteval.leaderboard import all_entries, render_markdown
+    from lteval.leaderboard.ranks import load_rank_file
     from lteval.leaderboard.table import GENERATED_MARKER
 
+    rank_dicts = [load_rank_file(p) for p in (ranks or [])]
     if output.exists() and not force:
         try:
             head = output.read_text(encoding="utf-8")[:len(GENERATED_MARKER)]
@@ -133,7 +183,7 @@ def render(
         if head != GENERATED_MARKER:
             raise OutputExistsError(f"{output} exists and was not written by 'lteval leaderboard "
                                     "render'; pass --force to overwrite it")
-    write_text_atomic(output, render_markdown(all_entries(db)), force=True)
+    write_text_atomic(output, render_markdown(all_entries(db), ranks=rank_dicts), force=True)
     console.print(f"wrote {_plain(str(output))}", highlight=False)
 
 

@@ -39,13 +39,18 @@ def report(
     pr_class: Optional[List[str]] = typer.Option(None, "--pr-class", help="Class to draw a "
                                                  "precision-recall curve for (repeatable; default: "
                                                  "the tail group)."),
+    rank_metric: str = typer.Option("mAP", "--rank-metric", help="Figure the rank-robustness "
+                                    "section ranks the runs by (paired bootstrap, as 'lteval rank "
+                                    "--metric'): mAP, mAUROC, mF1, ece, mce, brier, a group figure "
+                                    "such as tail_mAP, or per_class.<class>.ap."),
     stages: bool = typer.Option(True, "--stages/--no-stages",
                                 help="Include the post-training stages of each run directory."),
     title: Optional[str] = typer.Option(None, "--title", help="Page title."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
 ) -> None:
     """Write an HTML report comparing runs: leaderboard with intervals, dev-vs-test gaps per
-    class and group, AP vs prevalence, reliability, PR curves, thresholds, configs.
+    class and group, rank robustness (blob plot, pairwise significance map), AP vs prevalence,
+    reliability, PR curves, thresholds, training curves, configs.
 
     Examples: 'lteval report runs/* -o report.html';
     'lteval report --pred mine=dev.csv:test.csv --dev-labels dev_labels.csv
@@ -66,7 +71,7 @@ def report(
     out = render_report(sources, output, dev_labels=dev_labels, test_labels=test_labels,
                         train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
                         seed=seed, pr_classes=pr_class or None, with_stages=stages, title=title,
-                        force=force, progress=True)
+                        force=force, progress=True, rank_metric=rank_metric)
     console.print(f"wrote {out}", highlight=False, markup=False)
 
 

@@ -82,8 +82,13 @@ def md_escape(text: str) -> str:
     return "".join(out)
 
 
-def render_markdown(entries: Iterable[Entry], *, title: str = "lteval leaderboard") -> str:
-    """The leaderboard as Markdown: one table per task and split, best mAP first."""
+def render_markdown(entries: Iterable[Entry], *, title: str = "lteval leaderboard",
+                    ranks: Iterable[dict] = ()) -> str:
+    """The leaderboard as Markdown: one table per task and split, best mAP first.
+
+    ``ranks``: ``lteval rank --json`` dicts, each appended as a rank-robustness section
+    (ranking with a text blob plot, pairwise significance map; :mod:`lteval.leaderboard.ranks`).
+    """
     all_rows = rows(entries)
     lines = [f"{GENERATED_MARKER}; edit the store (`lteval leaderboard add`), not this file -->",
              f"# {md_escape(title)}", "",
@@ -120,4 +125,8 @@ def render_markdown(entries: Iterable[Entry], *, title: str = "lteval leaderboar
             src += f" — {md_escape(r.note)}"
         lines.append(f"| {rank} | {md_escape(row.entry.name)} | " + " | ".join(cells)
                      + f" | {kind} | {src} |")
+    from lteval.leaderboard.ranks import markdown as rank_markdown
+
+    for r in ranks:
+        lines += rank_markdown(r)
     return "\n".join(lines) + "\n"

@@ -348,3 +348,182 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *,
         if title:
             ax.set_title(title, loc="left")
     return to_svg(fig, title=title or "heat map")
+
+
+def training_curves(step: Sequence[float], series: Mapping[str, Sequence[float | None]],
+                    labels: Mapping[str, str], *, selected: Mapping | None = None,
+                    drw: Mapping | None = None, shared_ylim: Mapping[str, tuple[float, float]] | None = None,
+                    title: str | None = None) -> str:
+    """One run's training curves: a column of small panels (one per series) over ``step``.
+
+    ``series[key]`` (E,) values per evaluation (None where absent; a series with no value
+    is left out); ``labels[key]`` the panel's y label. ``selected`` ``{"step", "val_mAP"}``
+    draws the selected checkpoint (a dotted line on every panel, a star on the val mAP
+    curve); ``drw`` ``{"step"}`` a dashed line, or ``{"after", "by"}`` a hatched band
+    where the switch happened between two evaluations; the re-weighted part is shaded.
+    ``shared_ylim[key]`` fixes a panel's y range (the same across small multiples).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    x = np.asarray(step, float)
+    keys = [k for k, v in series.items() if any(u is not None for u in v)]
+    n = max(1, len(keys))
+    height = 0.35 + 1.0 * n
+    with _rc():
+        fig = _figure(3.5, height)
+        axes = fig.subplots(n, 1, squeeze=False, sharex=True).ravel()
+        fig.subplots_adjust(left=0.2, right=0.97, bottom=0.42 / height, top=1 - 0.08 / height,
+                            hspace=0.18)
+        x_end = float(x.max()) if x.size else 1.0
+        for ax, key in zip(axes, keys):
+            y = _nan(series[key])
+            ok = ~np.isnan(y)
+            label = labels.get(key, key)
+            top = float(np.nanmax(np.abs(y))) if ok.any() else 0.0
+            if key == "lr" and 0 < top < 0.01:  # plain tick labels: scale into the label
+                e = int(math.floor(math.log10(top)))
+                y = y / 10.0 ** e
+                label = f"{label} (×1e{e})"
+            ax.plot(x[ok], y[ok], color=DEV_COLOUR, linewidth=1.2,
+                    marker="o" if ok.sum() <= 40 else None, markersize=2.5)
+            ax.set_ylabel(label, fontsize=7.5)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+            if shared_ylim and key in shared_ylim:
+                ax.set_ylim(*shared_ylim[key])
+            if drw:
+                if drw.get("step") is not None:
+                    s0 = float(drw["step"])
+                    ax.axvline(s0, color=HIGHLIGHT, linestyle="--", linewidth=1.0)
+                else:
+                    s0 = float(drw["by"])
+                    if drw.get("after") is not None:
+                        ax.axvspan(float(drw["after"]), s0, facecolor="none", edgecolor=HIGHLIGHT,
+                                   hatch="///", linewidth=0, alpha=0.6)
+                        s0 = float(drw["after"])
+                ax.axvspan(s0, max(x_end, s0), color=HIGHLIGHT, alpha=0.06, linewidth=0)
+            if selected and selected.get("step") is not None:
+                ax.axvline(float(selected["step"]), color="#009E73", linestyle=":", linewidth=1.2)
+                if key == "val_mAP" and selected.get("val_mAP") is not None:
+                    ax.plot([float(selected["step"])], [float(selected["val_mAP"])], marker="*",
+                            markersize=10, color="#009E73", markeredgecolor="black",
+                            markeredgewidth=0.4, linestyle="none", zorder=5, clip_on=False)
+        axes[-1].set_xlabel("step", fontsize=8)
+    return to_svg(fig, title=title or "training curves", tight=False)
+
+
+def mpl_colormap(name: str):
+    import matplotlib as mpl
+
+    return mpl.colormaps[name]
+
+
+def _rank_order(rank: Mapping) -> list[str]:
+    return [str(s) for s in rank["ranking"]]
+
+
+def rank_blobs(rank: Mapping, *, title: str | None = None) -> str:
+    """Rank-probability ("blob") plot of an ``lteval rank`` result dict.
+
+    x: systems in full-data ranking order; y: rank position (1 on top). A disc's area is
+    the share of bootstrap resamples that put the system at that position; the black
+    cross is the full-data rank and the vertical bar the system's ``rank_ci`` (when given).
+    """
+    names = _rank_order(rank)
+    k = len(names)
+    probs = np.array([[float(v) for v in rank["rank_probabilities"][s]] for s in names])
+    width = min(11.0, 1.6 + 0.42 * k + 0.06 * max((len(s) for s in names), default=0))
+    longest = max((len(s) for s in names), default=0)
+    height = 1.6 + 0.3 * k + (0.045 * min(longest, 40) if (k > 3 or longest > 12) else 0.0)
+    with _rc():
+        fig = _figure(max(width, 3.6), height)
+        ax = fig.add_subplot()
+        xs, ys = np.meshgrid(np.arange(k), np.arange(1, k + 1), indexing="ij")
+        p = probs.ravel()
+        keep = p > 0
+        ax.scatter(xs.ravel()[keep], ys.ravel()[keep], s=p[keep] * (320 if k <= 10 else 160),
+                   color=DEV_COLOUR, alpha=0.75, linewidths=0, zorder=2)
+        ci = rank.get("rank_ci") or {}
+        for i, s in enumerate(names):
+            if s in ci and ci[s] and None not in ci[s]:
+                ax.vlines(i, ci[s][0], ci[s][1], color="#555555", linewidth=1.0, zorder=1)
+        full = rank.get("ranks") or {s: i + 1 for i, s in enumerate(names)}
+        ax.scatter(range(k), [full[s] for s in names], marker="x", s=28, color="black",
+                   linewidths=1.2, zorder=3, label="full-data rank")
+        ax.set_xticks(range(k))
+        tilt = k > 3 or longest > 12
+        ax.set_xticklabels(names, rotation=35 if tilt else 0, ha="right" if tilt else "center",
+                           fontsize=8, rotation_mode="anchor" if tilt else "default")
+        ax.set_yticks(range(1, k + 1))
+        ax.set_ylim(k + 0.6, 0.4)
+        ax.set_xlim(-0.6, k - 0.4)
+        ax.set_ylabel("rank")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="lower left", fontsize=7, frameon=True, bbox_to_anchor=(0.0, 1.0),
+                  borderaxespad=0.2)
+        if title:
+            ax.set_title(title, loc="right", fontsize=9)
+        fig.tight_layout()
+    return to_svg(fig, title=title or "rank probabilities")
+
+
+def significance_map(rank: Mapping, *, alpha: float = 0.05, title: str | None = None) -> str:
+    """Pairwise map of an ``lteval rank`` result: cell (row A, column B) is P(A better than B).
+
+    Systems in full-data ranking order on both axes. Cells whose Holm-adjusted paired
+    p-value is below ``alpha`` are outlined and carry ``*`` (significance is not shown by
+    colour alone); the diagonal is blank.
+    """
+    from matplotlib.patches import Rectangle
+
+    names = _rank_order(rank)
+    k = len(names)
+    pw, ph = rank["pairwise"], rank.get("pairwise_p_holm") or {}
+    v = np.full((k, k), np.nan)
+    sig = np.zeros((k, k), bool)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i != j:
+                x = (pw.get(a) or {}).get(b)
+                v[i, j] = np.nan if x is None else float(x)
+                q = (ph.get(a) or {}).get(b)
+                sig[i, j] = q is not None and float(q) < alpha
+    longest = max((len(s) for s in names), default=4)
+    cell = 0.42 if k <= 12 else 0.3
+    with _rc():
+        fig = _figure(1.6 + 0.07 * longest + cell * k, 1.2 + 0.07 * longest + cell * k)
+        ax = fig.add_subplot()
+        # vector cells and a 10-step colour bar (a continuous one would be a raster image)
+        from matplotlib.colors import BoundaryNorm
+
+        cmap = mpl_colormap("cividis")
+        im = ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, np.ma.masked_invalid(v),
+                           cmap=cmap, norm=BoundaryNorm(np.linspace(0, 1, 11), cmap.N),
+                           edgecolors="white", linewidth=0.5)
+        ax.set_xlim(-0.5, k - 0.5)
+        ax.set_ylim(k - 0.5, -0.5)
+        ax.set_aspect("equal")
+        ax.set_xticks(range(k))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7.5)
+        ax.set_yticks(range(k))
+        ax.set_yticklabels(names, fontsize=7.5)
+        ax.grid(False)
+        annotate = k <= 16
+        for i in range(k):
+            for j in range(k):
+                if i == j or np.isnan(v[i, j]):
+                    continue
+                if sig[i, j]:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black",
+                                           linewidth=1.4))
+                if annotate or sig[i, j]:
+                    txt = (f"{v[i, j]:.2f}" if annotate else "") + ("*" if sig[i, j] else "")
+                    ax.text(j, i, txt, ha="center", va="center", fontsize=6.5 if k > 8 else 7.5,
+                            color="black" if v[i, j] > 0.6 else "white")
+        ax.set_xlabel("B")
+        ax.set_ylabel("A")
+        cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, ticks=[0, 0.25, 0.5, 0.75, 1])
+        cb.set_label("P(A better than B)", fontsize=8)
+        if title:
+            ax.set_title(title, loc="left", fontsize=9)
+    return to_svg(fig, title=title or "pairwise significance map")

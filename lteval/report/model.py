@@ -37,6 +37,7 @@ class ReportOptions:
     pr_classes: Sequence[str] | None = None
     title: str | None = None
     workers: int | None = None
+    rank_metric: str = "mAP"
 
 
 @dataclass
@@ -399,6 +400,10 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     # loss × backbone heat map
     heat = _heatmap(results, has_test)
 
+    curves = _training_curves(results)
+    ranking = _ranking(results, task, groups, opts, eval_split)
+    strata = _strata(results)
+
     configs = []
     for rr in results:
         cfg = rr.run.config
@@ -414,7 +419,10 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
             "seed": int(opts.seed),
             "runs": [{"name": rr.run.name, "anchor": rr.anchor,
                       "dev": rr.dev.score if rr.dev else None,
-                      "test": rr.test.score if rr.test else None} for rr in results]}
+                      "test": rr.test.score if rr.test else None,
+                      **({"curves": rr.run.curves.to_dict()} if rr.run.curves is not None else {})}
+                     for rr in results],
+            "rankings": [r["data"] for r in ranking["views"]]}
     group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
                    "rows": group_rows}
     return {
@@ -444,6 +452,9 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
         "pr_which": pr_which,
         "thresholds": thresholds,
         "heatmap": heat,
+        "curves": curves,
+        "ranking": ranking,
+        "strata": strata,
         "configs": configs,
         "data": data,
     }
@@ -476,3 +487,133 @@ def _heatmap(results: list[RunResult], has_test: bool) -> dict[str, Any] | None:
                           title=f"{split} mAP by loss × backbone (base runs)")
     note = "Cells with several runs (e.g. seeds) show their mean mAP and n." if many else None
     return {"svg": svg, "note": note, "split": split, "missing": int(np.isnan(vals).sum())}
+
+
+def _fmt_step(v: float | None) -> str:
+    return "–" if v is None else f"{v:g}"
+
+
+def _training_curves(results: list[RunResult]) -> list[dict[str, Any]]:
+    """Small multiples of the trained runs' curves; val mAP on one y range across runs."""
+    from lteval.report.curves import SERIES
+
+    with_curves = [rr for rr in results if rr.run.curves is not None]
+    vals = [v for rr in with_curves for v in rr.run.curves.series["val_mAP"] if v is not None]
+    shared = None
+    if vals:
+        lo, hi = min(vals), max(vals)
+        pad = max(0.02, 0.05 * (hi - lo))
+        shared = {"val_mAP": (max(0.0, lo - pad), min(1.0, hi + pad))}
+    out = []
+    for rr in with_curves:
+        c = rr.run.curves
+        svg = figures.training_curves(c.step, c.series, dict(SERIES), selected=c.selected,
+                                      drw=c.drw, shared_ylim=shared,
+                                      title=f"{rr.run.name}: training curves")
+        sel = c.selected
+        if sel is None:
+            sel_text = "no selected checkpoint recorded"
+        else:
+            sel_text = (f"selected checkpoint at step {_fmt_step(sel['step'])}"
+                        + (f", val mAP {sel['val_mAP']:.4f}" if sel.get("val_mAP") is not None else "")
+                        + f" ({sel['source']})")
+        d = c.drw
+        if d is None:
+            drw_text = None
+        elif d.get("step") is not None:
+            drw_text = f"DRW on from step {_fmt_step(d['step'])} ({d['source']})"
+        elif d.get("after") is not None:
+            drw_text = (f"DRW switched on after step {_fmt_step(d['after'])}, by step "
+                        f"{_fmt_step(d['by'])} ({d['source']}; hatched)")
+        else:
+            drw_text = f"DRW on by step {_fmt_step(d['by'])} ({d['source']})"
+        rows = []
+        for k, st in enumerate(c.step):
+            rows.append({"step": _fmt_step(st), "epoch": _fmt_step(c.epoch[k]),
+                         "train_loss": _fmt(c.series["train_loss"][k], 4),
+                         "val_mAP": _fmt(c.series["val_mAP"][k], 4),
+                         "lr": "–" if c.series["lr"][k] is None else f"{c.series['lr'][k]:.3g}",
+                         "selected": sel is not None and sel["step"] == st})
+        out.append({"name": rr.run.name, "anchor": rr.anchor, "svg": svg, "n_evals": len(c.step),
+                    "selected": sel_text, "drw": drw_text, "notes": c.notes, "rows": rows,
+                    "path": c.path})
+    return out
+
+
+def _ranking(results: list[RunResult], task, groups, opts: ReportOptions,
+             split: str) -> dict[str, Any]:
+    """Paired-bootstrap ranking of the runs that share labels on ``split`` (lteval rank)."""
+    from lteval.report.ranking import rank_groups, shared_label_sets
+
+    items = []
+    for rr in results:
+        sd = rr.run.splits.get(split)
+        if sd is not None and sd.y is not None and sd.p is not None and sd.ids is not None:
+            items.append((rr.run.name, np.asarray(sd.ids).astype(str), sd.y, sd.p))
+    out: dict[str, Any] = {"views": [], "notes": [], "metric": opts.rank_metric, "split": split}
+    if len(items) < 2:
+        out["notes"].append("Ranking needs at least two runs with labelled predictions on "
+                            f"{split}.")
+        return out
+    if not opts.bootstrap:
+        out["notes"].append("No bootstrap (--bootstrap 0): rank probabilities and the "
+                            "significance map need resamples.")
+        return out
+    sets, notes = shared_label_sets(items)
+    out["notes"] += notes
+    if any(r.run.thresholds is not None for r in results) and opts.rank_metric in ("mF1",):
+        out["notes"].append("mF1 is ranked at threshold 0.5 for every run (not the stages' "
+                            "fitted thresholds).")
+    out["views"] = rank_groups(sets, metric=opts.rank_metric, n_boot=int(opts.bootstrap),
+                               seed=int(opts.seed) + (1 if split == "test" else 0), task=task,
+                               label_groups=groups, split=split)
+    return out
+
+
+def _strata(results: list[RunResult]) -> list[dict[str, Any]]:
+    """Per-stratum tables from score files that carry ``"strata"`` (``lteval score --strata-by``).
+
+    The report has no metadata of its own, so these figures are copied from the run's
+    ``scores/<split>.json``, never recomputed; a figure a stratum is too small for is shown
+    as such (the score file holds null there).
+    """
+    out = []
+    for rr in results:
+        for split in ("dev", "test"):
+            sd = rr.run.splits.get(split)
+            stored = sd.stored_score if sd is not None else None
+            st = stored.get("strata") if isinstance(stored, dict) else None
+            if not isinstance(st, dict) or not st:
+                continue
+            gaps = stored.get("strata_gap") if isinstance(stored.get("strata_gap"), dict) else {}
+            group_names = [g for g in GROUP_ORDER
+                           if any(g in ((e or {}).get("groups") or {}) for e in st.values()
+                                  if isinstance(e, dict))]
+            columns: dict[str, list[dict]] = {}
+            for key, e in st.items():
+                if not isinstance(e, dict):
+                    continue
+                col = str(e.get("column") or "")
+                ov = e.get("overall") or {}
+                ci = e.get("ci") or {}
+                mp = _finite(ov.get("mAP"))
+                row = {"value": str(e.get("value", key)), "n": e.get("n_samples", "–"),
+                       "mAP": _fmt(mp) if mp is not None else "too small",
+                       "ci": _ci_text(ci.get("mAP")) if isinstance(ci, dict) else "",
+                       "groups": [_fmt(_finite(((e.get("groups") or {}).get(g) or {}).get("mAP")))
+                                  for g in group_names],
+                       "ece": _fmt(_finite(ov.get("ece"))), "note": e.get("note") or "",
+                       "sort": mp}
+                columns.setdefault(col, []).append(row)
+            blocks = []
+            for col, rows in columns.items():
+                g = (gaps.get(col) or {}).get("mAP") if isinstance(gaps.get(col), dict) else None
+                gap_text = None
+                if isinstance(g, dict) and _finite(g.get("gap")) is not None:
+                    gap_text = (f"largest mAP gap {g['gap']:.3f}: {g.get('high')} (highest) vs "
+                                f"{g.get('low')} (lowest)")
+                blocks.append({"column": col, "rows": rows, "gap": gap_text})
+            out.append({"name": rr.run.name, "anchor": rr.anchor, "split": split,
+                        "source": f"scores/{sd.source_split}.json", "groups": group_names,
+                        "blocks": blocks, "cluster_by": stored.get("cluster_by")})
+    return out

@@ -73,6 +73,10 @@ def render_html(model: dict[str, Any]) -> str:
     # SVG strings come from matplotlib's XML writer (text escaped there); mark them safe.
     ctx["dumbbells"] = [{**d, "svg": Markup(d["svg"])} for d in model["dumbbells"]]
     ctx["reliability"] = [{**r, "svg": Markup(r["svg"])} for r in model["reliability"]]
+    ctx["curves"] = [{**c, "svg": Markup(c["svg"])} for c in model["curves"]]
+    ctx["ranking"] = {**model["ranking"], "views": [
+        {**v, "blob_svg": Markup(v["blob_svg"]), "map_svg": Markup(v["map_svg"])}
+        for v in model["ranking"]["views"]]}
     for k in ("ap_prev_svg", "pr_svg"):
         ctx[k] = Markup(model[k]) if model[k] else None
     if model["heatmap"]:
@@ -101,7 +105,7 @@ def build_report(sources: Iterable[str | Path | PredSource], *, dev_labels=None,
                  train_labels=None, counts=None, task=None, bootstrap: int = DEFAULT_BOOTSTRAP,
                  seed: int = 0, pr_classes: Sequence[str] | None = None, with_stages: bool = True,
                  title: str | None = None, workers: int | None = None,
-                 progress: bool = False) -> str:
+                 progress: bool = False, rank_metric: str = "mAP") -> str:
     """The report as an HTML string (see :func:`render_report`)."""
     from lteval.report.model import ReportOptions, build_model
     from lteval.scoring import resolve_groups
@@ -112,8 +116,13 @@ def build_report(sources: Iterable[str | Path | PredSource], *, dev_labels=None,
     runs = loader.load(list(sources), with_stages=with_stages)
     t = loader.task
     groups = resolve_groups(t, train_labels=train_labels, counts=counts)
+    from lteval.metrics.rank import resolve_metric
+
+    gidx = {g: i for g, i in dict(groups.indices(t.classes)).items() if len(i)} \
+        if groups is not None else {}
+    rank_metric = resolve_metric(rank_metric, groups=gidx, classes=list(t.classes)).name
     opts = ReportOptions(bootstrap=bootstrap, seed=seed, pr_classes=pr_classes, title=title,
-                         workers=workers)
+                         workers=workers, rank_metric=rank_metric)
     n_jobs = sum(1 for r in runs for s in r.splits.values() if s.y is not None)
     prog, tick = _progress_bar(n_jobs, progress)
     if prog is not None:
@@ -129,7 +138,7 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
                   bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
                   pr_classes: Sequence[str] | None = None, with_stages: bool = True,
                   title: str | None = None, force: bool = False, workers: int | None = None,
-                  progress: bool = False) -> Path:
+                  progress: bool = False, rank_metric: str = "mAP") -> Path:
     """Write the HTML report comparing ``sources`` to ``out_path``; returns the path.
 
     ``sources``: run directories (each with its ``post/<stage>`` sub-directories as runs
@@ -137,7 +146,9 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
     files (these need ``dev_labels``; ``test_labels`` optional — without test labels the
     report shows dev only). ``bootstrap``: resamples for the intervals (0: none).
     ``train_labels`` / ``counts``: training label counts for the head / medium / tail
-    groups (default: the task's built-in counts). The output is written atomically and an
+    groups (default: the task's built-in counts). ``rank_metric``: the figure runs sharing
+    labels are ranked by (paired bootstrap, as ``lteval rank --metric``; any figure of the
+    score JSON, e.g. ``tail_mAP``, ``ece``). The output is written atomically and an
     existing file is only replaced with ``force=True``.
     """
     from lteval.io.atomic import check_writable, write_text_atomic
@@ -149,7 +160,7 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
     html = build_report(sources, dev_labels=dev_labels, test_labels=test_labels,
                         train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
                         seed=seed, pr_classes=pr_classes, with_stages=with_stages, title=title,
-                        workers=workers, progress=progress)
+                        workers=workers, progress=progress, rank_metric=rank_metric)
     write_text_atomic(out, html, force=True)
     import os
 

@@ -61,6 +61,7 @@ class LoadedRun:
     thresholds: np.ndarray | None = None
     thresholds_source: str | None = None
     notes: list[str] = field(default_factory=list)
+    curves: Any = None             # lteval.report.curves.Curves of a trained run, else None
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -280,6 +281,12 @@ class Loader:
             if isinstance(obj, dict) and obj.get("thresholds") is not None:
                 run.thresholds = parse_thresholds(obj, self.task, calib)
                 run.thresholds_source = _describe_thresholds(calib, obj)
+        if stage is None:  # a stage shares its base run's training: one set of curves
+            from lteval.report.curves import read_curves
+
+            run.curves, note = read_curves(d, name)
+            if note:
+                run.notes.append(note)
         if not run.splits:
             raise InputError("run directory has neither predictions/dev.csv nor predictions/test.csv "
                              "(nor val / scores)", file=str(d))
