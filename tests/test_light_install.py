@@ -20,6 +20,9 @@ import pytest
 
 pytest.importorskip("build", reason="the dev extra's 'build' (pip install -e '.[dev]')")
 
+#: ~2-3 min with the install; run by .ci/run on its own line (./quickstart.sh test -m slow FILES)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ONLY = ("torch", "torchvision", "timm", "sklearn", "netcal")
 

@@ -18,6 +18,9 @@ import pytest
 
 pytest.importorskip("pre_commit", reason="the dev extra's 'pre-commit' (pip install -e '.[dev]')")
 
+#: ~2-3 min with the install; run by .ci/run on its own line (./quickstart.sh test -m slow FILES)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 HOOK = "lteval-validate-isolated"
 
