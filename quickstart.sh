@@ -3,8 +3,10 @@
 #   ./quickstart.sh demo   set up, then run the main job on the built-in synthetic data
 #   ./quickstart.sh test   set up (with test tools), then run the test suite
 #   ./quickstart.sh setup  only set up
-# Setup creates .venv with Python >= 3.11 and installs lteval (editable) with its
-# dependencies; it is skipped when nothing changed, so re-running is fast.
+# Setup creates .venv with Python >= 3.11 and installs lteval (editable) with the
+# training extra (torch, timm: the demo trains a model) and the dev extra (pytest and
+# the reference libraries the tests check against); it is skipped when nothing changed,
+# so re-running is fast. Scoring/validation alone needs only `pip install lteval`.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,7 +23,7 @@ want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$("$PY" -c 'import sys; pri
 if [ ! -x "$VENV/bin/python" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   echo "setting up $VENV (first run: a few minutes, torch is large) ..." >&2
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]' >"$VENV/setup.log" 2>&1; then
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[train,dev]' >"$VENV/setup.log" 2>&1; then
     grep -v "^WARNING: Location" "$VENV/setup.log" | tail -n 40 >&2
     echo "error: installation failed (full log: $VENV/setup.log)" >&2
     exit 1

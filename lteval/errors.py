@@ -48,6 +48,10 @@ class ConfigError(UsageError):
     """A configuration (baseline TOML, ``--set key=value``) is invalid (exit code 2)."""
 
 
+class MissingExtraError(UsageError):
+    """The command needs an optional part of lteval that is not installed, e.g. ``lteval[train]`` (exit code 2)."""
+
+
 class OutputExistsError(UsageError):
     """Refusing to overwrite an existing output without ``--force`` (exit code 2)."""
 

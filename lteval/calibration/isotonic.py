@@ -1,11 +1,15 @@
 """Isotonic regression calibration (Zadrozny & Elkan, 2002), per class.
 
-Fitted with scikit-learn's ``IsotonicRegression`` (pool-adjacent-violators,
-``y`` clipped to [0, 1], constant extrapolation), the same estimator netcal's
-``IsotonicRegression`` wraps, without netcal's torch import. The fitted step
-function is stored as its knots ``x`` (in the input's own space: logits or
-probabilities) and values ``y``, and applied by linear interpolation between
-knots exactly as scikit-learn's ``transform`` does.
+Fitted exactly as scikit-learn's ``IsotonicRegression(y_min=0, y_max=1,
+out_of_bounds="clip")`` (the estimator netcal's ``IsotonicRegression`` wraps)
+fits, without importing either: duplicate scores pooled into their mean label
+(:func:`_pool_duplicates`, sklearn's ``_make_unique``), pool-adjacent-violators
+by ``scipy.optimize.isotonic_regression`` (what sklearn calls), ``y`` clipped to
+[0, 1], redundant knots dropped. ``tests/test_calibration_reference.py`` checks
+the knots are identical to sklearn's. The fitted step function is stored as its
+knots ``x`` (in the input's own space: logits or probabilities) and values
+``y``, and applied by linear interpolation between knots (constant
+extrapolation) exactly as scikit-learn's ``transform`` does.
 
 The map is non-decreasing but flat on each pooled block, so it creates ties:
 per-class AUROC and AP change (usually down, a lot for rare classes); see
@@ -27,6 +31,56 @@ from lteval.errors import InputError, UsageError
 TIE_BREAK_EPS = 1e-6
 
 
+def _pool_duplicates(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted ``x`` (n,) → unique ``x``, mean ``y`` and count of each group (sklearn's ``_make_unique``).
+
+    A value joins the current group while it is less than float64 ``resolution`` (1e-15) above the
+    group's first value, as in scikit-learn; the group keeps that first value.
+    """
+    eps = np.finfo(np.float64).resolution
+    start = np.ones(x.size, dtype=bool)
+    gaps = np.diff(x)
+    start[1:] = gaps >= eps
+    near = np.flatnonzero((gaps > 0) & (gaps < eps)) + 1  # distinct values closer than eps: walk them
+    walked = 0
+    for j in near:
+        if j < walked:  # already decided by the walk of its chain
+            continue
+        i = j - 1
+        while not start[i]:
+            i -= 1
+        first = x[i]
+        k = j
+        while k < x.size and not start[k]:  # re-decide this chain left to right
+            if x[k] - first >= eps:
+                start[k] = True
+                first = x[k]
+            k += 1
+        walked = k
+    idx = np.flatnonzero(start)
+    counts = np.diff(np.append(idx, x.size)).astype(np.float64)
+    return x[idx], np.add.reduceat(y, idx) / counts, counts
+
+
+def isotonic_knots(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Knots ``(x, y)`` of the non-decreasing least-squares fit of ``y`` on ``x`` (both (n,)), ``y`` in [0, 1].
+
+    Identical to scikit-learn's ``IsotonicRegression(y_min=0, y_max=1).fit(x, y)``
+    ``X_thresholds_`` / ``y_thresholds_``.
+    """
+    from scipy.optimize import isotonic_regression
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    order = np.lexsort((y, x))
+    ux, uy, w = _pool_duplicates(x[order], y[order])
+    fit = np.asarray(isotonic_regression(uy, weights=w, increasing=True).x, dtype=np.float64)
+    np.clip(fit, 0.0, 1.0, out=fit)
+    keep = np.ones(fit.size, dtype=bool)  # drop a knot equal to both neighbours
+    keep[1:-1] = (fit[1:-1] != fit[:-2]) | (fit[1:-1] != fit[2:])
+    return ux[keep], fit[keep]
+
+
 @register
 class IsotonicCalibration(Calibrator):
     """Per-class isotonic regression of the labels on the scores."""
@@ -44,8 +98,6 @@ class IsotonicCalibration(Calibrator):
         return {"tie_break": self.tie_break}
 
     def _fit(self, s, y, ok):
-        from sklearn.isotonic import IsotonicRegression
-
         C = s.shape[1]
         lo, hi = (0.0, 1.0)
         self.x_: list[np.ndarray] = []
@@ -55,10 +107,9 @@ class IsotonicCalibration(Calibrator):
                 self.x_.append(np.array([lo, hi]))
                 self.y_.append(np.array([lo, hi]))
                 continue
-            iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-            iso.fit(s[:, c], y[:, c])
-            self.x_.append(np.asarray(iso.X_thresholds_, dtype=np.float64))
-            self.y_.append(np.asarray(iso.y_thresholds_, dtype=np.float64))
+            kx, ky = isotonic_knots(s[:, c], y[:, c])
+            self.x_.append(kx)
+            self.y_.append(ky)
 
     def _transform(self, s):
         out = np.empty_like(s)

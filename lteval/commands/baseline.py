@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from lteval.commands._common import console, err_console, guarded
+from lteval.commands._common import console, err_console, guarded, require_train
 
 app = typer.Typer(help="Reference baselines of the seed paper (every loss x backbone), trained by name. "
                        "Start with `lteval baseline list`, then `lteval baseline run convnext_ldam_drw`.",
@@ -101,6 +101,7 @@ def run_command(
     Writes runs/NAME-HASH/: config.json, splits/, checkpoints/, metrics.jsonl, predictions/, logits/,
     labels/, scores/ and DONE. Official dev/test are never used for training or model selection.
     """
+    require_train("baseline run")
     from lteval.train.config import parse_set
 
     overrides = parse_set(sets)
@@ -169,6 +170,8 @@ def grid_command(
     """Run every named baseline of the chosen backbones x losses (x post-training chains with --post);
     finished runs and stages are reused, a failed member does not stop the others (failures are listed
     at the end, exit code 1)."""
+    if not dry_run:
+        require_train("baseline grid")
     from rich.table import Table
 
     from lteval.errors import UsageError

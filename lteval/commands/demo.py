@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from lteval.commands._common import console, err_console, guarded
+from lteval.commands._common import console, err_console, guarded, require_train
 
 DEMO_BASELINE = "convnext_ldam_drw"
 
@@ -107,6 +107,7 @@ def demo_command(
         path = _demo_without_training(out, bootstrap)
         console.print(f"\n[bold]report:[/] {path}")
         return
+    require_train("demo")
 
     from lteval.posttrain.pipeline import run_pipeline
     from lteval.report import render_report
