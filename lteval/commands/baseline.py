@@ -49,7 +49,7 @@ def list_command(
     console.print(t)
     from lteval.posttrain.pipeline import list_stages
     st = Table(title="Post-training stages: append to a name, e.g. convnext_ldam_drw+crt+tta+calib "
-                     "(order crt, tau|lws, tta, calib; docs/posttrain.md)", title_justify="left")
+                     "(order crt, tau|lws, tta, gate, calib; docs/posttrain.md)", title_justify="left")
     for c in ("stage", "what it does", "options (--set STAGE.KEY=VALUE) and defaults"):
         st.add_column(c)
     for s in list_stages():
