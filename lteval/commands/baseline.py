@@ -164,7 +164,7 @@ def grid_command(
     post: Optional[str] = typer.Option(None, "--post", help="Post-training chains to add to every member: a comma "
                                                            "list (e.g. 'crt,tta,crt+tta+calib'), 'default' (every "
                                                            "combination of crt, tta, calib) or 'all' (also tau, "
-                                                           "lws). Finished stages are reused."),
+                                                           "lws, gate). Finished stages are reused."),
 ) -> None:
     """Run every named baseline of the chosen backbones x losses (x post-training chains with --post);
     finished runs and stages are reused, a failed member does not stop the others (failures are listed
