@@ -245,3 +245,13 @@ def test_ldam_scaled_logits(tmp_path, monkeypatch):
     assert cfg["chain"] == "gate+calib" and cfg["options"]["gate"]["alpha"] == 0.5
     assert (d / "calibration.json").is_file() and (d / "scores" / "dev.json").is_file()
     assert json.loads((run / "post" / "gate" / "config.json").read_text())["info"]["alpha"] == 0.5
+
+
+def test_pipeline_refuses_a_task_without_normal_before_training(tmp_path, monkeypatch):
+    from lteval.posttrain.pipeline import run_pipeline
+
+    monkeypatch.setenv("LTEVAL_HOME", str(tmp_path / "home"))
+    with pytest.raises(ConfigError, match="Normal"):
+        run_pipeline("resnet50_bce+gate", out=tmp_path / "runs", overrides={"task": "cxrlt2026-task2"},
+                     progress=False)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "home").exists()  # nothing trained

@@ -271,6 +271,12 @@ def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     if unused and strict:
         raise ConfigError(f"--set {unused[0]}.… given but {name!r} has no {unused[0]!r} stage")
     opts = {s: stage_options(s, st_ov.get(s)) for s in stages}  # validate before training anything
+    if "gate" in stages:  # the task must have the Normal class: say so before training
+        from lteval.posttrain.gate import normal_index
+        from lteval.tasks import get_task
+        from lteval.train.registry import resolve
+
+        normal_index(get_task(resolve(base, preset, base_ov, data=data).task).classes, opts["gate"]["normal"])
     run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
                            progress=progress)
     if not stages:
