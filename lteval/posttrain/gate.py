@@ -90,7 +90,7 @@ def gate_logits(z, alpha: float, normal: int) -> tuple[np.ndarray, np.ndarray]:
         log_g = np.logaddexp(np.log1p(-a), np.log(a) - np.logaddexp(0.0, zn))[:, None]
         log_p = -np.logaddexp(0.0, -z)
         log_1mp = -np.logaddexp(0.0, z)
-        log_pu = log_p + (np.log(a) + np.log(p[:, normal]))[:, None]
+        log_pu = log_p + (np.log(a) - np.logaddexp(0.0, -zn))[:, None]  # log(p_c · α · p_N)
         zg = log_p + log_g - np.logaddexp(log_1mp, log_pu)
     zg = np.where(u[:, None] > 0, zg, z)
     zg[:, normal] = zn
