@@ -33,7 +33,7 @@ def test_parse_name_and_options():
         with pytest.raises((ConfigError, UsageError)):
             stage_options(stage, bad)
     names = [s["name"] for s in list_stages()]
-    assert names == ["crt", "tau", "lws", "tta", "calib"]
+    assert names == ["crt", "tau", "lws", "tta", "gate", "calib"]
     assert list_stages()[3]["options"]["transforms"].startswith("identity") and "hflip" not in \
         list_stages()[3]["options"]["transforms"]
 
@@ -119,7 +119,7 @@ def test_combos():
     from lteval.posttrain.pipeline import COMBOS, all_combos, parse_combos
 
     combos = all_combos()
-    assert len(combos) == len(set(combos)) == 24 and combos[0] == ""
+    assert len(combos) == len(set(combos)) == 48 and combos[0] == ""
     for c in combos[1:]:
         parse_name("x+" + c)  # every generated chain is valid
     assert set(COMBOS) <= set(combos)

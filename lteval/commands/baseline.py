@@ -49,7 +49,7 @@ def list_command(
     console.print(t)
     from lteval.posttrain.pipeline import list_stages
     st = Table(title="Post-training stages: append to a name, e.g. convnext_ldam_drw+crt+tta+calib "
-                     "(order crt, tau|lws, tta, calib; docs/posttrain.md)", title_justify="left")
+                     "(order crt, tau|lws, tta, gate, calib; docs/posttrain.md)", title_justify="left")
     for c in ("stage", "what it does", "options (--set STAGE.KEY=VALUE) and defaults"):
         st.add_column(c)
     for s in list_stages():
@@ -165,7 +165,7 @@ def grid_command(
     post: Optional[str] = typer.Option(None, "--post", help="Post-training chains to add to every member: a comma "
                                                            "list (e.g. 'crt,tta,crt+tta+calib'), 'default' (every "
                                                            "combination of crt, tta, calib) or 'all' (also tau, "
-                                                           "lws). Finished stages are reused."),
+                                                           "lws, gate). Finished stages are reused."),
 ) -> None:
     """Run every named baseline of the chosen backbones x losses (x post-training chains with --post);
     finished runs and stages are reused, a failed member does not stop the others (failures are listed

@@ -16,12 +16,14 @@ Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclus
 - ``tau``   τ-normalisation of the current classifier (τ chosen on ``val``)
 - ``lws``   learnable per-class weight scaling of the current classifier
 - ``tta``   test-time augmentation with the current classifier
+- ``gate``  Normal gating ``p_c · (1 − α·p_Normal)``, α fitted on ``calib`` (``lteval.posttrain.gate``)
 - ``calib`` calibration + thresholds fitted on the ``calib`` split, applied to every split
 
 Stage options come as ``--set STAGE.KEY=VALUE`` (e.g. ``crt.epochs=20``, ``tta.transforms=identity,
-scale@1.1``, ``tta.merge=mean``, ``calib.method=isotonic``, ``calib.thresholds=precision@0.9``);
+scale@1.1``, ``tta.merge=mean``, ``gate.alpha=0.5``, ``calib.method=isotonic``, ``calib.thresholds=precision@0.9``);
 other ``--set`` keys configure the base run. Nothing is fitted on dev or test: cRT and LWS train on
-the run's ``train`` split, τ is chosen on ``val``, calibration and thresholds are fitted on ``calib``.
+the run's ``train`` split, τ is chosen on ``val``, the gate's α, calibration and thresholds are fitted
+on ``calib``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from lteval.io.atomic import write_json_atomic
 __all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
            "run_stages", "stage_dir", "run_grid", "COMBOS", "all_combos", "parse_combos"]
 
-STAGES = ("crt", "tau", "lws", "tta", "calib")
+STAGES = ("crt", "tau", "lws", "tta", "gate", "calib")
 _CLASSIFIER = ("crt", "tau", "lws")
 _EXCLUSIVE = (("tau", "lws"),)
 
@@ -56,6 +58,8 @@ _SUMMARY = {
     "lws": "learnable per-class weight scaling on the train split (Kang et al. 2020); per-class affine: "
            "moves F1/ECE, not mAP",
     "tta": "test-time augmentation: identity, small zooms and shifts (no flip by default), logits averaged",
+    "gate": "Normal gating: p_c * (1 - alpha * p_Normal) for every finding c, alpha in [0, 1] maximising "
+            "calib mAP (grid 0.01, refined 0.0005); Normal unchanged",
     "calib": "calibration + per-class thresholds fitted on the run's calib split only, applied to all splits",
 }
 
@@ -73,18 +77,20 @@ def _defaults() -> dict[str, dict]:
         "lws": {"epochs": 5, "lr": 1e-2, "batch_size": 256, "images_per_epoch": 0, "sampler": "class_aware",
                 "seed": 0},
         "tta": {"transforms": DEFAULT_TTA, "merge": "logits"},
+        "gate": {"alpha": "auto", "normal": "Normal"},
         "calib": {"method": DEFAULT_METHOD, "thresholds": DEFAULT_THRESHOLDS},
     }
 
 
 def all_combos() -> list[str]:
-    """Every valid chain ("" = the base run alone): crt? (tau|lws)? tta? calib? — 24 in all."""
+    """Every valid chain ("" = the base run alone): crt? (tau|lws)? tta? gate? calib? — 48 in all."""
     out = []
     for crt in ("", "crt"):
         for scale in ("", "tau", "lws"):
             for tta in ("", "tta"):
-                for cal in ("", "calib"):
-                    out.append("+".join(s for s in (crt, scale, tta, cal) if s))
+                for gate in ("", "gate"):
+                    for cal in ("", "calib"):
+                        out.append("+".join(s for s in (crt, scale, tta, gate, cal) if s))
     return out
 
 
@@ -127,7 +133,7 @@ def parse_name(name: str) -> tuple[str, tuple[str, ...]]:
             raise UsageError(f"stage {s!r} appears twice in {name!r}")
         if seen and STAGES.index(s) < STAGES.index(seen[-1]):
             raise UsageError(f"{name!r}: stages must come in the order {'+'.join(STAGES)} (classifier stages, "
-                             "then TTA, then calibration)")
+                             "then TTA, then gating, then calibration)")
         seen.append(s)
     for a, b in _EXCLUSIVE:
         if a in seen and b in seen:
@@ -199,6 +205,14 @@ def stage_options(stage: str, given: dict | None = None) -> dict:
         if m not in MERGES:
             raise ConfigError(f"tta.merge must be one of {', '.join(MERGES)}, got {out['merge']!r}")
         out["merge"] = m
+    if stage == "gate" and str(out["alpha"]).strip().lower() != "auto":
+        try:
+            a = float(out["alpha"])
+        except ValueError:
+            a = float("nan")
+        if not 0.0 <= a <= 1.0:
+            raise ConfigError(f"gate.alpha must be 'auto' or a number in [0, 1], got {out['alpha']!r}")
+        out["alpha"] = a
     if stage == "calib":
         from lteval.calibration import METHODS
         from lteval.thresholds import parse_strategy
@@ -257,6 +271,12 @@ def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     if unused and strict:
         raise ConfigError(f"--set {unused[0]}.… given but {name!r} has no {unused[0]!r} stage")
     opts = {s: stage_options(s, st_ov.get(s)) for s in stages}  # validate before training anything
+    if "gate" in stages:  # the task must have the Normal class: say so before training
+        from lteval.posttrain.gate import normal_index
+        from lteval.tasks import get_task
+        from lteval.train.registry import resolve
+
+        normal_index(get_task(resolve(base, preset, base_ov, data=data).task).classes, opts["gate"]["normal"])
     run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
                            progress=progress)
     if not stages:
@@ -361,6 +381,10 @@ def _run_one(st: str, ctx: "_Context", opts: dict, out: Path, prev: Path, head):
         thr = None if opts["thresholds"] == "none" else opts["thresholds"]
         info = calib_stage(prev, ctx.run_dir, out, task=ctx.task, method=opts["method"], thresholds=thr)
         return info, head
+    if st == "gate":
+        from lteval.posttrain.gate import gate_stage
+
+        return gate_stage(prev, ctx.run_dir, out, task=ctx.task, alpha=opts["alpha"], normal=opts["normal"]), head
     import torch
 
     from lteval.posttrain import crt as C
