@@ -281,7 +281,8 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
     Deterministic for ``seed`` whatever ``workers`` is. ``test_shift`` in [0, 1] renders the test
     split as a second acquisition centre (exposure, contrast, noise, blur, magnification);
     0 makes test look like train/dev. Every dev/test class gets at least ``min_eval_positives``
-    positives (fewer for very small splits) so no class has an undefined AP there.
+    positives, or 1 per 400 images when that is more (never over 1 % of a split), so no class
+    has an undefined AP there; train classes get 1 per 1,000 images (see ``_floor``).
     Refuses a non-empty ``out_dir`` unless ``force``.
     """
     for nm, v in (("n_train", n_train), ("n_dev", n_dev), ("n_test", n_test)):
