@@ -45,7 +45,8 @@ def test_every_baseline_resolves_under_every_preset(preset):
                 assert (cfg.loss_kwargs.get("drw_epoch") == 5) == drw, (name, cfg.loss_kwargs)
                 assert drw or "drw_allow_early" not in cfg.loss_kwargs
         elif PRESETS[preset].get("backbone_rule") == "smallest":
-            assert cfg.backbone == backbone_info(want).smallest and cfg.image_size == 64
+            assert cfg.backbone == backbone_info(want).smallest
+            assert cfg.image_size == (48 if preset == "study" else 64)
             assert cfg.pretrained == "none"
         if cfg.loss.startswith("ldam"):
             assert cfg.head == "cosine"

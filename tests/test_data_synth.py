@@ -204,3 +204,39 @@ def test_ensure_synthetic_reuses_and_checks_parameters(tmp_path):
     (d / "synth.json").unlink()
     synth.ensure_synthetic(tmp_path / "s", **kw)
     assert (d / "synth.json").exists() and not (d / synth.PARTIAL).exists()
+
+
+def test_positive_floors_grow_with_the_split():
+    assert [synth._floor("train", m, 5) for m in (200, 4000, 20000, 25000)] == [1, 4, 20, 25]
+    assert [synth._floor("dev", m, 5) for m in (60, 2000, 8000, 20000)] == [1, 5, 20, 50]
+    assert synth._floor("test", 2000, 30) == 20          # never more than 1 % of the split
+    y = synth._enforce_floor(np.zeros((5000, 30), np.int8), 7, np.random.default_rng(0))
+    assert (y.sum(0) >= 7).all()
+
+
+def test_image_ids_follow_the_generator_version_but_labels_do_not(monkeypatch):
+    n = {"train": 300, "dev": 50, "test": 50}
+    a = synth._plan(n, 5, 0.5, 5)
+    monkeypatch.setattr(synth, "GENERATOR_VERSION", synth.GENERATOR_VERSION + 1)
+    b = synth._plan(n, 5, 0.5, 5)
+    for sa, sb in zip(a, b):
+        assert np.array_equal(sa.y, sb.y) and np.array_equal(sa.dates, sb.dates)
+        assert not set(sa.ids) & set(sb.ids)   # a decode cache keyed on the IDs cannot be reused
+
+
+def test_a_set_from_an_older_generator_is_redrawn_with_its_cache(tmp_path):
+    kw = dict(n_train=20, n_dev=5, n_test=5, size=32, seed=2, progress=False, workers=1)
+    d = synth.ensure_synthetic(tmp_path / "s", **kw)
+    meta = json.loads((d / "synth.json").read_text())
+    meta["generator_version"] = synth.GENERATOR_VERSION - 1
+    (d / "synth.json").write_text(json.dumps(meta))
+    (d / ".lteval_cache" / "32px").mkdir(parents=True)
+    (d / ".lteval_cache" / "32px" / "meta.json").write_text('{"complete": true}')
+    (d / "images" / "stale.png").write_bytes(b"old picture")
+    assert synth.ensure_synthetic(tmp_path / "s", **kw) == d
+    assert synth.read_meta(d)["generator_version"] == synth.GENERATOR_VERSION
+    assert not (d / ".lteval_cache").exists() and not (d / "images" / "stale.png").exists()
+    # any other difference is still refused, and nothing is deleted
+    with pytest.raises(UsageError, match="size=32"):
+        synth.ensure_synthetic(tmp_path / "s", **(kw | {"size": 48}))
+    assert (d / "synth.json").exists()

@@ -18,6 +18,7 @@ DATA_HELP = ("'synth' (default): the built-in synthetic data set, generated once
              "(default ~/.cache/lteval) and reused; or the folder of a CXR-LT 2026 data root "
              "(CXRLT_2026_training.csv, images/, evaluation lists).")
 PRESET_HELP = ("smoke: CPU, smallest model of the family, 64 px, minutes; cpu: CPU, under 20 min; "
+               "study: CPU, 48 px, a larger synthetic set with 15+ tail positives, about 4 min; "
                "paper: the seed paper's settings (512 px, ImageNet weights, 15 epochs, AdamW 1e-4, batch 12; GPU).")
 SET_HELP = "Override one config key, e.g. --set lr=3e-4 --set loss_kwargs.drw_epoch=3 (repeatable)."
 

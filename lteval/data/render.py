@@ -364,21 +364,22 @@ def _draw_effusion(cv, a, rng, s):
         cv.keep *= 1 - fluid
 
 
-@_finding("Nodule", "Small round opacity (radius 1.5-3 % of the image) anywhere in a lung; 1-2 of them.")
+@_finding("Nodule", "Small, well-defined round opacity (radius 2.5-4.5 % of the image) anywhere in a lung; "
+          "1-2 of them.")
 def _draw_nodule(cv, a, rng, s):
     for _ in range(1 if rng.random() < 0.75 else 2):
         x, y, _side = lung_point(rng, a)
-        r = 0.015 + 0.015 * s * rng.uniform(0.5, 1)
-        cv.A += G() * (0.12 + 0.14 * s) * cv.disk(x, y, r, width=0.01)
+        r = 0.025 + 0.02 * s * rng.uniform(0.6, 1)
+        cv.A += G() * (0.2 + 0.15 * s) * cv.disk(x, y, r, width=0.008)
 
 
 def _mod_atelectasis(a, rng, s):
     side = "r" if rng.random() < 0.5 else "l"
     a.extra["atel_side"] = side
     if side == "r":
-        a.diaphragm_r -= 0.02 * s
+        a.diaphragm_r -= 0.01 + 0.02 * s
     else:
-        a.diaphragm_l -= 0.02 * s
+        a.diaphragm_l -= 0.01 + 0.02 * s
 
 
 @_finding("atelectasis", "Plate-like (discoid) atelectasis: 1-3 short, slightly tilted dense bands in the "
@@ -387,10 +388,10 @@ def _draw_atelectasis(cv, a, rng, s):
     side = a.extra["atel_side"]
     for _ in range(rng.integers(1, 4)):
         x, y, _ = lung_point(rng, a, side, "lower")
-        ln = 0.06 + 0.08 * s
+        ln = 0.08 + 0.08 * s
         tilt = rng.normal(0, 0.15)
         pts = [(x - ln / 2, y - tilt * ln / 2), (x + ln / 2, y + tilt * ln / 2)]
-        cv.A += G() * (0.14 + 0.12 * s) * cv.line(pts, 0.012 + 0.01 * s)
+        cv.A += G() * (0.19 + 0.13 * s) * cv.line(pts, 0.016 + 0.012 * s)
 
 
 @_finding("pleural thickening", "Pleural thickening: a dense rim along the inside of the chest wall, "
@@ -457,7 +458,7 @@ def _draw_alveolar(cv, a, rng, s):
         sig = 0.05 + 0.05 * s
         blob = cv.gauss(x, y, sig, sig * 1.2)
         fluffy = np.clip(cv.smooth_noise(rng, 12) * 1.3 + 0.5, 0, 1)
-        cv.A += G() * (0.18 + 0.14 * s) * np.clip(blob * (0.5 + fluffy) - 0.15, 0, 1) * cv.lungs[side]
+        cv.A += G() * (0.22 + 0.14 * s) * np.clip(blob * (0.5 + fluffy) - 0.15, 0, 1) * cv.lungs[side]
 
 
 def _mod_fracture(a, rng, s):
@@ -466,7 +467,8 @@ def _mod_fracture(a, rng, s):
 
 
 @_finding("fracture", "Rib fracture: one or two ribs interrupted laterally by a gap, the lateral fragment "
-          "displaced; half of them with a bright healing callus at the break.", modify=_mod_fracture)
+          "displaced, a small extrapleural haematoma against the chest wall at the break; most with a "
+          "bright healing callus there.", modify=_mod_fracture)
 def _draw_fracture(cv, a, rng, s):
     t = a.extra["rib_t"].copy()
     gap = np.ones_like(t)
@@ -474,12 +476,16 @@ def _draw_fracture(cv, a, rng, s):
     for n, d0, side in a.extra["fracture"]:
         rib = np.floor(t) == n
         beyond = (dxs * side) > d0
-        t = np.where(rib & beyond, t + (0.15 + 0.2 * s), t)
-        g = 0.014 + 0.016 * s
+        t = np.where(rib & beyond, t + (0.25 + 0.25 * s), t)
+        g = 0.02 + 0.02 * s
         gap *= 1 - (np.abs(dxs * side - d0) < g) * (np.floor(a.extra["rib_t"]) == n)
-        if rng.random() < 0.5:  # healing callus at the break
-            yb = a.lung_top - 0.03 + a.rib_curve * d0 * d0 + a.rib_slope * d0 + (n + 0.2) * a.rib_spacing
-            cv.A += G() * (0.12 + 0.1 * s) * cv.disk(a.cx + side * d0, yb, 0.012 + 0.01 * s)
+        yb = a.lung_top - 0.03 + a.rib_curve * d0 * d0 + a.rib_slope * d0 + (n + 0.2) * a.rib_spacing
+        xb = a.cx + side * d0
+        if rng.random() < 0.8:  # healing callus at the break
+            cv.A += G() * (0.18 + 0.14 * s) * cv.disk(xb, yb, 0.014 + 0.012 * s)
+        # extrapleural haematoma: a soft lens against the lateral chest wall at the break's level
+        xw = a.cx + side * (a.half_width - 0.03)
+        cv.A += G() * (0.14 + 0.12 * s) * cv.ellipse(xw, yb, 0.025 + 0.015 * s, 0.05 + 0.03 * s, width=0.02)
     a.extra["rib_t"] = t
     a.extra["rib_gap"] = gap
 
@@ -565,7 +571,7 @@ def _pneumo(cv, a, rng, s, side):
     bottom = (a.diaphragm_r if side == "r" else a.diaphragm_l) + a.dome * 1.6
     ry = (bottom - a.lung_top) / 2 + 0.02
     rx = 0.43 * a.half_width
-    k = 0.12 + 0.3 * s  # fraction of collapse
+    k = 0.16 + 0.3 * s  # fraction of collapse
     sgn = -1 if side == "r" else 1
     cx2 = xc - sgn * rx * k * 0.5
     cy2 = a.lung_top + ry - 0.02 + ry * k * 0.35
@@ -626,9 +632,9 @@ def _draw_vdc(cv, a, rng, s):
     chosen = rng.random(64) < 0.3 + 0.4 * s
     sel = chosen[np.clip(k.astype(int), 0, 63)] & (cv.Y > 0.25) & (cv.Y < 0.85)
     dx = np.abs(cv.X - a.cx)
-    spur = cv.ramp(np.abs(dx - 0.035) - (0.006 + 0.006 * s)) * ((fy > 0.72) & (fy < 0.95))
+    spur = cv.ramp(np.abs(dx - 0.036) - (0.008 + 0.006 * s)) * ((fy > 0.72) & (fy < 0.95))
     plate = cv.ramp(dx - 0.03) * ((fy > 0.75) & (fy < 0.85))
-    cv.A += G() * (0.2 + 0.2 * s) * (spur + 0.5 * plate) * sel
+    cv.A += G() * (0.25 + 0.2 * s) * (spur + 0.5 * plate) * sel
 
 
 def _mod_hyperinflated(a, rng, s):
@@ -725,7 +731,7 @@ def _draw_calcified(cv, a, rng, s):
             x, y = a.cx + rng.choice([-0.09, 0.09]) + rng.normal(0, 0.01), 0.43 + rng.normal(0, 0.02)
         else:
             x, y, _side = lung_point(rng, a)
-        cv.A += G() * (0.45 + 0.4 * s) * cv.disk(x, y, 0.008 + 0.005 * s, width=0.006)
+        cv.A += G() * (0.5 + 0.4 * s) * cv.disk(x, y, 0.01 + 0.006 * s, width=0.006)
 
 
 assert set(FINDING_DOCS) == set(CLASSES), set(CLASSES) - set(FINDING_DOCS)

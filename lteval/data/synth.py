@@ -44,8 +44,11 @@ from lteval.tasks import CXRLT2026_TASK1_CLASSES, CXRLT2026_TASK1_TRAIN_COUNTS, 
 
 CLASSES = CXRLT2026_TASK1_CLASSES
 C = len(CLASSES)
-#: Bumped whenever labels or pictures for a given seed change.
-GENERATOR_VERSION = 1
+#: Bumped whenever labels or pictures for a given seed change. It also seeds the image IDs, so a
+#: decode cache built from an older version's pictures (keyed on the IDs) is never reused.
+#: 2: clearer fracture, nodule, atelectasis, pneumothorax and calcified-density renderings
+#:    (benchmarks/synth_learnability.py); per-class positive floors that grow with the split size.
+GENERATOR_VERSION = 2
 SPLITS = ("train", "dev", "test")
 TRAIN_CSV = "CXRLT_2026_training.csv"
 CLASS_FILE = "Train_CLASS.txt"
@@ -147,6 +150,13 @@ def _enforce_floor(y: np.ndarray, floor: int, rng: np.random.Generator) -> np.nd
     y = y.copy()
     if floor <= 0:
         return y
+    # Normal first: making an image Normal clears its findings, which the loop below then tops up
+    need = floor - int(y[:, 0].sum())
+    if need > 0:
+        cand = np.flatnonzero(y[:, 0] == 0)
+        pick = rng.choice(cand, min(need, len(cand)), replace=False)
+        y[pick] = 0
+        y[pick, 0] = 1
     for k in range(1, C):
         need = floor - int(y[:, k].sum())
         if need <= 0:
@@ -156,13 +166,6 @@ def _enforce_floor(y: np.ndarray, floor: int, rng: np.random.Generator) -> np.nd
             continue
         pick = rng.choice(cand, need, replace=False)
         y[pick, k] = 1
-    # Normal needs positives too
-    need = floor - int(y[:, 0].sum())
-    if need > 0:
-        cand = np.flatnonzero(y[:, 0] == 0)
-        pick = rng.choice(cand, min(need, len(cand)), replace=False)
-        y[pick] = 0
-        y[pick, 0] = 1
     return y
 
 
@@ -207,11 +210,23 @@ class _Split:
     center: dict | None
 
 
+def _floor(split: str, m: int, min_eval_positives: int) -> int:
+    """Fewest positives every class gets in a split of ``m`` images.
+
+    train: 1 per 1,000 images, at least 1 (a 25,000-image set gives every class 25, so after
+    an 80 % train split about 20). dev/test: ``min_eval_positives``, or 1 per 400 images when that
+    is more (8,000 images: 20), never more than 1 % of the split.
+    """
+    if split == "train":
+        return max(1, m // 1000)
+    return min(max(min_eval_positives, m // 400), max(1, m // 100))
+
+
 def _plan(n: dict[str, int], seed: int, test_shift: float, min_eval_positives: int) -> list[_Split]:
     """Labels, IDs, patients and dates for every split (all in this process, from ``seed``)."""
     from lteval.data.render import PATIENT_KEYS, center_look, sample_patient
 
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 1000]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1000] + ([GENERATOR_VERSION] if GENERATOR_VERSION > 1 else [])))
     total = sum(n.values())
     all_ids = _image_ids(total, rng)
     pid_pool = rng.choice(9_000_000, size=total, replace=False) + 1_000_000
@@ -223,8 +238,7 @@ def _plan(n: dict[str, int], seed: int, test_shift: float, min_eval_positives: i
         n_pat = int(patient_of.max()) + 1 if m else 0
         y = sample_labels(m, srng, patient_of=patient_of)
         if m:
-            floor = (min(3, max(1, m // 1000)) if name == "train"
-                     else min(min_eval_positives, max(1, m // 100)))
+            floor = _floor(name, m, min_eval_positives)
             y = _enforce_floor(y, floor, srng)
         pats = [sample_patient(srng) for _ in range(n_pat)]
         P = np.array([[p[k] for k in PATIENT_KEYS] for p in pats]).reshape(n_pat, len(PATIENT_KEYS))
@@ -281,7 +295,8 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
     Deterministic for ``seed`` whatever ``workers`` is. ``test_shift`` in [0, 1] renders the test
     split as a second acquisition centre (exposure, contrast, noise, blur, magnification);
     0 makes test look like train/dev. Every dev/test class gets at least ``min_eval_positives``
-    positives (fewer for very small splits) so no class has an undefined AP there.
+    positives, or 1 per 400 images when that is more (never over 1 % of a split), so no class
+    has an undefined AP there; train classes get 1 per 1,000 images (see ``_floor``).
     Refuses a non-empty ``out_dir`` unless ``force``.
     """
     for nm, v in (("n_train", n_train), ("n_dev", n_dev), ("n_test", n_test)):
@@ -303,6 +318,8 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
                                     + (" (it holds a synthetic set)" if ours else ""))
         if ours and (out / "images").is_dir():
             shutil.rmtree(out / "images")
+        if ours and (out / ".lteval_cache").is_dir():   # decoded copies of the old pictures
+            shutil.rmtree(out / ".lteval_cache")
         (out / META).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / PARTIAL).write_text("generation in progress or interrupted\n")
@@ -457,7 +474,8 @@ def ensure_synthetic(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 
                      workers: int | None = None, progress: bool = True) -> Path:
     """Reuse a complete synthetic set in ``out_dir`` made with the same parameters, else generate it.
 
-    An interrupted generation in ``out_dir`` is redone; a complete set with *other* parameters,
+    An interrupted generation in ``out_dir`` is redone, and so is a set an older generator version
+    drew with the same parameters (its pictures are out of date); a complete set with *other* parameters,
     or a directory that holds something else, is an error (nothing is deleted).
     """
     out = Path(out_dir)
@@ -468,6 +486,11 @@ def ensure_synthetic(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 
         if have == want:
             ensure_metadata(out)   # sets made before metadata.csv existed gain it
             return out
+        stale = [k for k in want if have[k] != want[k]] == ["generator_version"]
+        if stale:   # our own set from an older renderer: redraw it (same parameters, new pictures)
+            return generate(out, n_train=n_train, n_dev=n_dev, n_test=n_test, size=size, seed=seed,
+                            test_shift=test_shift, min_eval_positives=min_eval_positives, workers=workers,
+                            progress=progress, force=True)
         diff = ", ".join(f"{k}={have[k]!r} (wanted {want[k]!r})" for k in want if have[k] != want[k])
         raise UsageError(f"{out} holds a synthetic set made with other parameters: {diff}; "
                          "choose another directory or delete it")

@@ -11,6 +11,9 @@ Presets (``PRESETS``):
   About a minute on 2 idle cores (measured figures: docs/baselines.md).
 - ``cpu``: CPU, smallest family member, 64 px, the standard synthetic set (20,000 training images),
   8 epochs over the 16,000-image train split. Under 20 minutes on 2 cores.
+- ``study``: CPU, smallest family member, 48 px, its own synthetic set (25,000 training images,
+  dev/test 8,000 each: every tail class >= 15 training positives, every class >= 20 in dev and
+  test), 3 epochs of 5,000 images. About 4 minutes on 2 idle cores (docs/data.md).
 - ``paper``: lteval's GPU recipe at the seed paper's scale: the named backbone, 512 px, ImageNet
   weights, 15 epochs, AdamW lr 1e-4, batch 12, weight decay 0.05, DRW from 80 % of the steps.
 - ``seed``: the seed paper's recipe as its code publishes it (DRW from epoch 5 of 15, weight
@@ -121,6 +124,9 @@ PRESETS: dict[str, dict] = {
                   synth_n_dev=2000, synth_n_test=2000, synth_size=64, patience=0),
     "cpu": dict(backbone_rule="smallest", image_size=64, epochs=8, batch_size=48, lr=2e-3,
                 warmup_epochs=0.3, images_per_epoch=0, pretrained="none", patience=0, **_STANDARD_SYNTH),
+    "study": dict(backbone_rule="smallest", image_size=48, epochs=3, batch_size=48, lr=2e-3,
+                  warmup_epochs=0.3, images_per_epoch=5000, pretrained="none", patience=0, synth_n_train=25000,
+                  synth_n_dev=8000, synth_n_test=8000, synth_size=48),
     "paper": dict(backbone_rule="named", image_size=512, epochs=15, batch_size=12, lr=1e-4,
                   weight_decay=0.05, warmup_epochs=1.0, images_per_epoch=0, pretrained="imagenet",
                   patience=5, synth_size=512, synth_n_train=20000, synth_n_dev=2000, synth_n_test=2000),
