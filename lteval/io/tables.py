@@ -321,11 +321,34 @@ def format_float(x: float) -> str:
     return repr(float(x))
 
 
+#: Most decimals lteval writes for a probability it outputs: what ``lteval validate --strict``
+#: accepts (lteval.submission.values.MAX_DECIMALS; a test keeps the two equal).
+PROB_DECIMALS = 8
+
+
+def format_probability(x: float, decimals: int = PROB_DECIMALS) -> str:
+    """``x`` rounded to ``decimals`` places, trailing zeros dropped: ``0.5``, ``1``, ``0``.
+
+    A value whose shortest repr has at most ``decimals`` places is written exactly.
+    """
+    s = f"{float(x) + 0.0:.{decimals}f}".rstrip("0")
+    return s[:-1] if s.endswith(".") else s
+
+
+def round_probabilities(p, decimals: int = PROB_DECIMALS) -> np.ndarray:
+    """The float64 values a file written with ``decimals`` reads back as (same shape as ``p``)."""
+    p = np.asarray(p, dtype=np.float64)
+    fmt = f"{{:.{int(decimals)}f}}".format
+    return np.array([float(fmt(v)) for v in (p + 0.0).ravel().tolist()], dtype=np.float64).reshape(p.shape)
+
+
 def write_predictions(path: str | Path, ids, p, task: Task | str | None = None, *,
-                      force: bool = False) -> Path:
+                      force: bool = False, decimals: int | None = None) -> Path:
     """Write a submission-format CSV: ID column then classes in official order.
 
-    ``p`` is (n, C) float; values are written with the shortest exact repr.
+    ``p`` is (n, C) float; values are written with the shortest exact repr, or with
+    ``decimals`` (:func:`format_probability`; lteval's own probability outputs use
+    :data:`PROB_DECIMALS`, so they pass ``lteval validate --strict``).
     """
     from lteval.io.atomic import atomic_open
 
@@ -337,9 +360,19 @@ def write_predictions(path: str | Path, ids, p, task: Task | str | None = None, 
     with atomic_open(path, "w", force=force, newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow([task.id_column, *task.classes])
-        for i, row in zip(ids, p.tolist()):
-            w.writerow([i, *map(repr, row)])
+        if decimals is None:
+            for i, row in zip(ids, p.tolist()):
+                w.writerow([i, *map(repr, row)])
+        else:
+            fmt = f"{{:.{int(decimals)}f}}".format
+            for i, row in zip(ids, (p + 0.0).tolist()):
+                w.writerow([i, *(_trim(fmt(v)) for v in row)])
     return Path(path)
+
+
+def _trim(s: str) -> str:
+    s = s.rstrip("0")
+    return s[:-1] if s.endswith(".") else s
 
 
 def write_labels(path: str | Path, ids, y, task: Task | str | None = None, *,
