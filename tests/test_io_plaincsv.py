@@ -221,3 +221,40 @@ def test_plain_reader_refuses_rather_than_guesses(tmp_path):
         assert plaincsv.read_plain(tmp_path / "b.csv", header, "ImageID", T2) is None, case
     (tmp_path / "b.csv").write_bytes(b"\xff\xfe" + "\n".join(good).encode())
     assert plaincsv.read_plain(tmp_path / "b.csv", header, "ImageID", T2) is None
+
+
+def _align_reference(lab_ids, pred_ids, p):
+    """The join by ID as a dict does it (what align did before the sort path)."""
+    pos = {k: i for i, k in enumerate(pred_ids)}
+    return p[[pos[k] for k in lab_ids]]
+
+
+@pytest.mark.parametrize("case", ["same", "permuted", "dup_labels", "dup_both", "objects"])
+def test_align_sort_path_matches_the_dict_join(case):
+    from lteval.io.tables import LabelTable, PredictionTable, align
+    from lteval.tasks import get_task
+
+    task = get_task(TASK)
+    rng = np.random.default_rng(7)
+    ids = np.array([f"id{i}_{rng.integers(1000)}" for i in range(300)])
+    ids = np.unique(ids)
+    n = len(ids)
+    p = rng.random((n, 6))
+    lab_ids = ids.copy()
+    pred_ids = ids if case == "same" else ids[rng.permutation(n)]
+    if case in ("dup_labels", "dup_both"):
+        lab_ids = lab_ids.copy()
+        lab_ids[5] = lab_ids[6]  # a user-built table: a repeated labelled ID
+        if case == "dup_both":
+            pred_ids = pred_ids.copy()
+            pred_ids[pred_ids == ids[5]] = ids[6]
+    if case == "objects":
+        lab_ids, pred_ids = lab_ids.astype(object), pred_ids.astype(object)
+    lab = LabelTable(lab_ids, np.zeros((n, 6), np.int8), task)
+    pred = PredictionTable(pred_ids, p, task)
+    if case == "dup_labels":  # ids[5] is predicted but no longer labelled
+        with pytest.raises(InputError, match="not in the labels"):
+            align(lab, pred)
+        return
+    _, _, got = align(lab, pred)
+    assert np.array_equal(got, _align_reference(lab_ids.tolist(), pred_ids.tolist(), p))

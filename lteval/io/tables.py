@@ -293,9 +293,18 @@ def align(labels: LabelTable, preds: PredictionTable) -> tuple[np.ndarray, np.nd
     """
     if labels.task.classes != preds.task.classes:
         raise UsageError("labels and predictions use different tasks")
-    lab_ids, pred_ids = labels.ids.tolist(), preds.ids.tolist()  # plain str, not np.str_
-    if lab_ids == pred_ids:
-        return labels.ids, labels.y, preds.p.copy()
+    a, b = np.asarray(labels.ids), np.asarray(preds.ids)
+    if a.shape == b.shape:
+        if np.array_equal(a, b):
+            return labels.ids, labels.y, preds.p.copy()
+        # one sort of each side; used when the sorted IDs agree and are unique
+        oa, ob = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+        sa = a[oa]
+        if np.array_equal(sa, b[ob]) and (len(sa) < 2 or bool(np.all(sa[1:] != sa[:-1]))):
+            idx = np.empty(len(a), dtype=np.int64)
+            idx[oa] = ob
+            return labels.ids, labels.y, preds.p[idx]
+    lab_ids, pred_ids = a.tolist(), b.tolist()  # plain str, not np.str_
     pos = dict(zip(pred_ids, range(len(pred_ids))))
     idx = [pos.get(k, -1) for k in lab_ids]
     # Unique IDs on both sides, equal counts and no missing ID make a bijection: no other check.
