@@ -5,7 +5,7 @@ cuts class names such as ``vertebral degenerative changes`` in two. Here a
 *name* column is never wrapped, shrunk or dropped; when the table does not fit,
 the other columns are dropped in the order given (the table says which), and
 when even the names alone do not fit, every row is stacked: its name on one
-line, its values indented below. Titles print as their own line, unwrapped.
+line, its values indented below. Titles print above the table, wrapped as prose.
 ``--json`` remains the machine-readable form of every table.
 """
 
@@ -60,8 +60,8 @@ def print_table(console: Console, title: str | None, cols: list[Col], rows: list
         j = order.pop(0)
         keep.remove(j)
         dropped.append(cols[j].header)
-    if title:
-        console.print(title, soft_wrap=True, highlight=False)
+    if title:  # wrapped at the console width like any prose (only names are kept whole)
+        console.print(title, highlight=False)
     if _table_width([natural[j] for j in keep]) > width:
         _print_stacked(console, cols, rows)
         return [c.header for c in cols if not c.name]
@@ -78,7 +78,7 @@ def print_table(console: Console, title: str | None, cols: list[Col], rows: list
     console.print(t)
     if dropped and note:
         console.print(f"[dim]left out at {width} columns: {escape(', '.join(dropped))} "
-                      "(a wider terminal or --json shows them)[/]", soft_wrap=True, highlight=False)
+                      "(a wider terminal or --json shows them)[/]", highlight=False)
     return dropped
 
 
