@@ -12,7 +12,10 @@ Parts:
 2. 1,000 bootstrap resamples of all macro figures on 1,620 x 30; the reference resamples
    rows and calls scikit-learn/netcal (timed on a subset of resamples, extrapolated);
 3. end to end on 145,000 x 30 CSV files: `lteval score` vs a pandas + scikit-learn + netcal
-   script, both as fresh processes (start-up and CSV parsing included).
+   script, both as fresh processes (start-up and CSV parsing included); checks that the six
+   overall figures agree to 1e-12;
+4. (``--part parse``) reading the same predictions CSV: lteval's numpy path, the general pandas
+   path, and pyarrow's CSV reader when pyarrow is importable (it is not a dependency).
 """
 
 from __future__ import annotations
@@ -186,28 +189,86 @@ def part_e2e(quick):
         cmd_ref = [sys.executable, str(d / "ref.py"), str(d / "preds.csv"), str(d / "labels.csv")]
         subprocess.run(cmd_ours, env=env, check=True, capture_output=True)  # warm file cache
         _, t_ours = timed(lambda: subprocess.run(cmd_ours, env=env, check=True, capture_output=True), repeat=3)
-        _, t_ref = timed(lambda: subprocess.run(cmd_ref, env=env, check=True, capture_output=True), repeat=1 if quick else 2)
+        ref, t_ref = timed(lambda: subprocess.run(cmd_ref, env=env, check=True, capture_output=True,
+                                                  text=True), repeat=1 if quick else 2)
+        import json
+
+        overall = json.loads((d / "s.json").read_text())["overall"]
+        ours = [overall[k] for k in ("mAP", "mAUROC", "mF1", "ece", "mce", "brier")]
+        diff = max(abs(a - float(b)) for a, b in zip(ours, ref.stdout.split()))
     print(f"[3] end to end on 145,000 x 30 CSV files: `lteval score` {t_ours:.2f} s, "
-          f"pandas+sklearn+netcal script {t_ref:.2f} s, ratio {t_ref / t_ours:.1f}x")
+          f"pandas+sklearn+netcal script {t_ref:.2f} s, ratio {t_ref / t_ours:.1f}x; "
+          f"max |diff| of the six overall figures {diff:.1e}")
+    assert diff <= 1e-12, diff
     return t_ref / t_ours
+
+
+def part_parse(quick):
+    """Read one 145,000 x 30 predictions CSV with each parser (in this process, imports apart)."""
+    from lteval.io import plaincsv
+    from lteval.io.tables import read_predictions, write_predictions
+    from lteval.tasks import BUILTIN_TASKS
+
+    task = BUILTIN_TASKS["cxrlt2026-task1"]
+    _, p = data(145_000, seed=2)
+    ids = np.array([f"{i:039d}_{i % 97:x}.png" for i in range(145_000)])
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "preds.csv"
+        write_predictions(f, ids, p, task)
+        import pandas  # noqa: F401  (import time is not the parser's)
+
+        fast, t_fast = timed(read_predictions, f, task, repeat=3)
+        real = plaincsv.read_plain
+        plaincsv.read_plain = lambda *a, **k: None
+        try:
+            slow, t_slow = timed(read_predictions, f, task, repeat=3)
+        finally:
+            plaincsv.read_plain = real
+        assert np.array_equal(fast.p, slow.p) and fast.ids.tolist() == slow.ids.tolist()
+        line = (f"[4] read 145,000 x 30 predictions CSV: lteval numpy path {t_fast:.3f} s, "
+                f"pandas path {t_slow:.3f} s")
+        try:
+            t0 = time.perf_counter()
+            import pyarrow as pa
+            import pyarrow.csv as pcsv
+            t_imp = time.perf_counter() - t0
+        except ImportError:
+            print(line + ", pyarrow not installed")
+            return
+        types = {"ImageID": pa.string(), **{c: pa.float64() for c in task.classes}}
+
+        def arrow():
+            tb = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(column_types=types))
+            return (np.array(tb.column("ImageID").to_pylist()),
+                    np.column_stack([tb.column(c).to_numpy() for c in task.classes]))
+
+        (a_ids, a_p), t_arrow = timed(arrow, repeat=3)
+        assert np.array_equal(a_p, fast.p) and a_ids.tolist() == fast.ids.tolist()
+        print(line + f", pyarrow {pa.__version__} read_csv + to numpy {t_arrow:.3f} s "
+              f"(+ {t_imp:.3f} s import; no validation)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="time the reference on fewer resamples")
-    ap.add_argument("--part", choices=["full", "boot", "e2e"], action="append")
+    ap.add_argument("--part", choices=["full", "boot", "e2e", "parse"], action="append")
     a = ap.parse_args()
-    parts = a.part or ["full", "boot", "e2e"]
+    parts = a.part or ["full", "boot", "e2e", "parse"]
     import threadpoolctl
 
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, cores {os.cpu_count()}, "
-          f"BLAS {[i.get('internal_api') for i in threadpoolctl.threadpool_info()]}")
+          f"BLAS {[i.get('internal_api') for i in threadpoolctl.threadpool_info()]}"
+          + (", load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""))
     if "full" in parts:
         part_full(a.quick)
     if "boot" in parts:
         part_boot(a.quick)
     if "e2e" in parts:
         part_e2e(a.quick)
+    if "parse" in parts:
+        part_parse(a.quick)
+    if hasattr(os, "getloadavg"):
+        print("load average (1, 5, 15 min) at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

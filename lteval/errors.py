@@ -29,7 +29,8 @@ class LtevalError(Exception):
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            col = str(self.column) if isinstance(self.column, str) else self.column  # np.str_ too
+            where.append(f"column {col!r}")
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 
@@ -68,4 +69,4 @@ def closest(name: str, candidates: list[str] | tuple[str, ...], n: int = 1) -> l
 def did_you_mean(name: str, candidates) -> str:
     """`` (did you mean 'X'?)`` or an empty string."""
     hits = closest(name, list(candidates))
-    return f" (did you mean {hits[0]!r}?)" if hits else ""
+    return f" (did you mean {str(hits[0])!r}?)" if hits else ""

@@ -18,7 +18,7 @@ def make_run_dir(root, name="run-0000abcd", *, seed=0, n=None, strength=1.5, sca
     Logits ``scale * (strength * (2y - 1) + noise)`` (over-confident when scale > 1); every class
     has positives in every split. IDs/labels depend on ``id_seed`` only, scores on ``seed`` too.
     """
-    from lteval.io.tables import write_labels, write_predictions
+    from lteval.io.tables import PROB_DECIMALS, write_labels, write_predictions
 
     t = get_task(task)
     n = n or {"val": 150, "calib": 300, "dev": 200, "test": 200}
@@ -35,7 +35,8 @@ def make_run_dir(root, name="run-0000abcd", *, seed=0, n=None, strength=1.5, sca
         ids = np.array([f"{split}{i:05d}.png" for i in range(m)])
         r2 = np.random.default_rng([id_seed, k, seed + 1])
         z = scale * (strength * (2 * y - 1) + r2.normal(0, 1.5, size=(m, C))) - 1.0
-        write_predictions(d / "predictions" / f"{split}.csv", ids, sigmoid(z), t)
+        write_predictions(d / "predictions" / f"{split}.csv", ids, sigmoid(z), t,
+                          decimals=PROB_DECIMALS)  # as a run writes them
         if logits_dir:
             write_predictions(d / "logits" / f"{split}.csv", ids, z, t)
         if split in labels:

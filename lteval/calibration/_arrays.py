@@ -45,10 +45,10 @@ def check_scores(scores, kind: str, name: str = "scores") -> np.ndarray:
         raise InputError(f"{name} is empty (shape {s.shape})")
     if not np.isfinite(s).all():
         i, j = np.argwhere(~np.isfinite(s))[0]
-        raise InputError(f"{name} has a non-finite value {s[i, j]!r} at row {i}, class {j}")
+        raise InputError(f"{name} has a non-finite value {float(s[i, j])!r} at row {i}, class {j}")
     if kind == "probs" and (s.min() < 0.0 or s.max() > 1.0):
         i, j = np.argwhere((s < 0) | (s > 1))[0]
-        raise InputError(f"{name} has value {s[i, j]!r} outside [0, 1] at row {i}, class {j} "
+        raise InputError(f"{name} has value {float(s[i, j])!r} outside [0, 1] at row {i}, class {j} "
                          "(input='probs'; pass input='logits' for unbounded scores)")
     return np.ascontiguousarray(s)
 
@@ -66,7 +66,7 @@ def check_labels(y, shape: tuple[int, int], name: str = "y") -> np.ndarray:
     bad = (a != 0) & (a != 1)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise InputError(f"{name} has value {a[i, j]!r} at row {i}, class {j}; labels must be 0 or 1")
+        raise InputError(f"{name} has value {float(a[i, j])!r} at row {i}, class {j}; labels must be 0 or 1")
     return np.ascontiguousarray(a)
 
 

@@ -130,7 +130,8 @@ def apply_calibration(calibration, predictions, output, *, force: bool = False,
     decisions from the file's thresholds. Returns a small summary dict.
     """
     from lteval.io.atomic import check_writable
-    from lteval.io.tables import read_predictions, write_labels, write_predictions
+    from lteval.io.tables import (PROB_DECIMALS, read_predictions, round_probabilities, write_labels,
+                                  write_predictions)
 
     art = calibration if isinstance(calibration, CalibrationArtifact) else load_calibration(calibration)
     task = task_of(art)
@@ -143,8 +144,8 @@ def apply_calibration(calibration, predictions, output, *, force: bool = False,
         if Path(decisions).resolve() == Path(output).resolve():
             raise UsageError("--decisions must be a different file from --output")
     prd = read_predictions(predictions, task, kind=art.calibrator.input)
-    q = art.calibrator.transform(prd.p)
-    write_predictions(output, prd.ids, q, task, force=force)
+    q = round_probabilities(art.calibrator.transform(prd.p))  # as written (and decided on)
+    write_predictions(output, prd.ids, q, task, force=force, decimals=PROB_DECIMALS)
     out = {"n_samples": int(len(prd.ids)), "output": str(output), "method": art.calibrator.method}
     if decisions is not None:
         d = art.thresholds.predict(q)

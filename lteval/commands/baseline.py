@@ -30,8 +30,6 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Table of the named baselines: backbone, loss, head, description."""
-    from rich.table import Table
-
     from lteval.train.registry import get_baseline, list_baselines
 
     rows = [get_baseline(n) for n in list_baselines()]
@@ -41,21 +39,25 @@ def list_command(
         console.print_json(json.dumps([{k: r.get(k) for k in ("name", "backbone", "loss", "head", "tags",
                                                              "description")} for r in rows]))
         return
-    t = Table(title=f"{len(rows)} baselines (run one: lteval baseline run NAME [--preset smoke|cpu|paper])",
-              title_justify="left")
-    for c in ("name", "backbone", "loss", "head", "description"):
-        t.add_column(c)
-    for r in rows:
-        t.add_row(r["name"], r["backbone"], r["loss"], r.get("head", "linear"), r.get("description", ""))
-    console.print(t)
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
+    print_table(console, f"{len(rows)} baselines (run one: lteval baseline run NAME [--preset smoke|study|cpu|paper|seed])",
+                [Col("name", "left", name=True), Col("backbone", "left", drop=2),
+                 Col("loss", "left", drop=3), Col("head", "left", drop=4),
+                 Col("description", "left", wrap=True, drop=1)],
+                [[escape(str(r[k])) for k in ("name", "backbone", "loss")]
+                 + [escape(str(r.get("head", "linear"))), escape(str(r.get("description", "")))]
+                 for r in rows])
     from lteval.posttrain.pipeline import list_stages
-    st = Table(title="Post-training stages: append to a name, e.g. convnext_ldam_drw+crt+tta+calib "
-                     "(order crt, tau|lws, tta, gate, calib; docs/posttrain.md)", title_justify="left")
-    for c in ("stage", "what it does", "options (--set STAGE.KEY=VALUE) and defaults"):
-        st.add_column(c)
-    for s in list_stages():
-        st.add_row(s["name"], s["summary"], ", ".join(f"{k}={v}" for k, v in s["options"].items()))
-    console.print(st)
+    print_table(console, "Post-training stages: append to a name, e.g. convnext_ldam_drw+crt+tta+calib "
+                         "(order crt, tau|lws, tta, gate, calib; docs/posttrain.md)",
+                [Col("stage", "left", name=True), Col("what it does", "left", wrap=True),
+                 Col("options (--set STAGE.KEY=VALUE) and defaults", "left", wrap=True, drop=1)],
+                [[escape(s["name"]), escape(s["summary"]),
+                  escape(", ".join(f"{k}={v}" for k, v in s["options"].items()))]
+                 for s in list_stages()])
     console.print("Ensembles of finished runs: lteval ensemble RUN_DIR... -o DIR.")
 
 

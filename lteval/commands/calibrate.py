@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from lteval.commands._common import TASK_HELP, console, err_console, guarded
 
@@ -112,19 +111,23 @@ def fit_command(
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
     if art.thresholds is not None:
         th = art.thresholds
-        t = Table(title=f"thresholds ({th.strategy}), in-sample on the dev set", title_justify="left")
-        for col in ("class", "threshold", "F1", "precision", "recall", "n_pred"):
-            t.add_column(col, justify="left" if col == "class" else "right")
+        from rich.markup import escape
+
+        from lteval.commands._tables import Col, print_table
+
+        cols = [Col("class", "left", name=True), Col("threshold"), Col("F1"),
+                Col("precision", drop=2), Col("recall", drop=1), Col("n_pred", drop=3)]
         det = th.details
+        rows = []
         for i, c in enumerate(art.classes):
             def g(k):
                 v = det.get(k)
                 return v[i] if isinstance(v, list) and i < len(v) else None
             unmet = det.get("unmet", []) if isinstance(det.get("unmet"), list) else []
             fb = " (fallback)" if i in th.fallback_classes else (" (unmet)" if i in unmet else "")
-            t.add_row(c, f"{th.values[i]:.4g}{fb}", _f(g("f1")), _f(g("precision")), _f(g("recall")),
-                      "—" if g("n_predicted") is None else str(g("n_predicted")))
-        console.print(t)
+            rows.append([escape(c), f"{th.values[i]:.4g}{fb}", _f(g("f1")), _f(g("precision")),
+                         _f(g("recall")), "—" if g("n_predicted") is None else str(g("n_predicted"))])
+        print_table(console, f"thresholds ({th.strategy}), in-sample on the dev set", cols, rows)
         for n in th.notes:
             err_console.print(f"[yellow]note:[/] {n}", highlight=False)
     err_console.print(f"wrote {output}", highlight=False)
@@ -228,24 +231,26 @@ def print_cv(rep: dict) -> None:
     boot = rep["n_boot"] > 0
     grouped = f", grouped by {rep['group_column']} ({rep['n_groups']} groups)" if rep["group_column"] else ""
     thr = f"cross-fitted {rep['thresholds']} thresholds" if rep["thresholds"] else "threshold 0.5"
-    t = Table(title=(f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
-                     f"{rep['folds']} folds{grouped}; mF1 at {thr}"),
-              title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("#", "method", "ECE", "mAP", "mF1", "Δ mAP in-fold"):
-        t.add_column(col, justify="left" if col == "method" else "right", no_wrap=col == "method")
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
+    cols = [Col("#", drop=2), Col("method", "left", name=True), Col("ECE"), Col("mAP"), Col("mF1"),
+            Col("Δ mAP in-fold", drop=1)]
     b = rep["before"]
-    t.add_row("", "[italic]before[/]", _f(b["ece"]), _f(b["mAP"]), _f(b["mF1"]), "")
+    rows = [["", "[italic]before[/]", _f(b["ece"]), _f(b["mAP"]), _f(b["mF1"]), ""]]
     for i, m in enumerate(rep["ranking"], 1):
         e = rep["methods"][m]
         wf = e.get("delta_within_fold", {}).get("mAP")
-        t.add_row(str(i), m, _f(e["ece"]), _f(e["mAP"]), _f(e["mF1"]), "—" if wf is None else f"{wf:+.4f}")
-    console.print(t)
+        rows.append([str(i), escape(m), _f(e["ece"]), _f(e["mAP"]), _f(e["mF1"]),
+                     "—" if wf is None else f"{wf:+.4f}"])
+    print_table(console, escape(f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
+                                f"{rep['folds']} folds{grouped}; mF1 at {thr}"), cols, rows,
+                box=box.SIMPLE_HEAD)
     if boot:
-        d = Table(title=f"after − before, paired, 95% CI from {rep['n_boot']} resamples (bold: CI excludes 0)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-        d.add_column("method", no_wrap=True)
-        for k in ("ECE", "mAP", "mF1"):
-            d.add_column(f"Δ {k}", justify="right", no_wrap=True, min_width=16)
+        cols = [Col("method", "left", name=True)] + [Col(f"Δ {k}", drop=d)
+                                                      for k, d in (("ECE", 0), ("mAP", 0), ("mF1", 1))]
+        rows = []
         for m in rep["ranking"]:
             e = rep["methods"][m]
             cells = []
@@ -257,8 +262,9 @@ def print_cv(rep: dict) -> None:
                     continue
                 s = f"{v:+.4f}"
                 cells.append((f"[bold]{s}[/]" if (lo > 0 or hi < 0) else s) + f"\n[dim][{lo:+.3f}, {hi:+.3f}][/]")
-            d.add_row(m, *cells)
-        console.print(d)
+            rows.append([escape(m), *cells])
+        print_table(console, f"after − before, paired, 95% CI from {rep['n_boot']} resamples "
+                    "(bold: CI excludes 0)", cols, rows, box=box.SIMPLE_HEAD)
         ci = b["ci"]
         console.print(f"before, 95% CI: ECE {_ci(ci, 'ece')}, mAP {_ci(ci, 'mAP')}, mF1 {_ci(ci, 'mF1')} "
                       "(CIs of the after values: --json)", highlight=False)

@@ -74,7 +74,9 @@ def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_clas
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rep = score(pred, labels, n_boot=bootstrap, threshold=threshold)
-    console.rule(f"[bold]{title}")
+    from rich.markup import escape
+
+    console.print(f"\n[bold]── {escape(title)} ──[/]", soft_wrap=True, highlight=False)
     print_report(rep, show_classes=show_classes)
 
 
@@ -105,7 +107,7 @@ def demo_command(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if no_train:
         path = _demo_without_training(out, bootstrap)
-        console.print(f"\n[bold]report:[/] {path}")
+        console.print(f"\n[bold]report:[/] {path}", soft_wrap=True, highlight=False)
         return
     require_train("demo")
 
@@ -129,7 +131,7 @@ def demo_command(
     report = render_report([run_dir], out / "report.html", bootstrap=bootstrap, force=True,
                            progress=True)
     console.print(f"\n[bold]run:[/] {run_dir}\n[bold]report:[/] {report}\n"
-                  f"finished in {time.perf_counter() - t0:.0f} s")
+                  f"finished in {time.perf_counter() - t0:.0f} s", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

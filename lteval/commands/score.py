@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
 from lteval.commands._common import TASK_HELP, console, err_console, guarded
 
@@ -31,39 +30,42 @@ def fmt_ci(ci: dict | None, key: str) -> str:
 
 
 def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
-    """Rich tables of a ScoreReport: overall, groups, per class by training frequency."""
+    """Tables of a ScoreReport: overall, groups, per class by training frequency.
+
+    Class names are printed whole at any width (lteval.commands._tables).
+    """
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
     d = report.to_dict()
     ci = d.get("ci")
-    t = Table(title=f"{title}overall — {d['task']}, {d['n_samples']} samples"
-              + (f", {int(ci['level'] * 100)}% CI from {ci['n_boot']} resamples" if ci else ""),
-              title_justify="left")
-    t.add_column("figure")
-    t.add_column("value", justify="right")
-    if ci:
-        t.add_column("CI", justify="right")
-    for k, v in d["overall"].items():
-        t.add_row(k, fmt(v), *([fmt_ci(ci, k)] if ci else []))
-    console.print(t)
+    head = (f"{title}overall — {d['task']}, {d['n_samples']} samples"
+            + (f", {int(ci['level'] * 100)}% CI from {ci['n_boot']} resamples" if ci else ""))
+    cols = [Col("figure", "left", name=True), Col("value")] + ([Col("CI", drop=1)] if ci else [])
+    print_table(console, escape(head), cols,
+                [[k, fmt(v), *([fmt_ci(ci, k)] if ci else [])] for k, v in d["overall"].items()])
     if d["groups"]:
-        g = Table(title=f"groups by training prevalence ({report.groups_source})", title_justify="left")
-        for col in ("group", "classes", "mAP", "mAUROC", "mF1"):
-            g.add_column(col, justify="left" if col == "group" else "right")
-        for name, v in d["groups"].items():
-            cells = [fmt(v[k]) + (f"\n[dim]{fmt_ci(ci, f'{name}.{k}')}[/]" if ci else "")
-                     for k in ("mAP", "mAUROC", "mF1")]
-            g.add_row(name, str(len(v["classes"])), *cells)
-        console.print(g)
+        cols = [Col("group", "left", name=True), Col("classes", drop=4), Col("mAP"),
+                Col("mAUROC", drop=2), Col("mF1", drop=3)]
+        rows = [[name, str(len(v["classes"])),
+                 *(fmt(v[k]) + (f"\n[dim]{fmt_ci(ci, f'{name}.{k}')}[/]" if ci else "")
+                   for k in ("mAP", "mAUROC", "mF1"))] for name, v in d["groups"].items()]
+        print_table(console, escape(f"groups by training prevalence ({report.groups_source})"),
+                    cols, rows)
     if show_classes:
         group_of = {c: name for name, v in d["groups"].items() for c in v["classes"]}
-        pc = Table(title="per class, by training frequency" if report.prevalence
-                   else "per class, by positives in this set", title_justify="left")
-        for col in ("class", "group", "n_pos", "AP", "AUROC", "F1", "precision", "recall", "ECE"):
-            pc.add_column(col, justify="left" if col in ("class", "group") else "right")
+        cols = [Col("class", "left", name=True), Col("group", "left", drop=2), Col("n_pos"),
+                Col("AP"), Col("AUROC"), Col("F1", drop=1), Col("precision", drop=5),
+                Col("recall", drop=4), Col("ECE", drop=3)]
+        rows = []
         for c in report.class_order_by_frequency():
             v = d["per_class"][c]
-            pc.add_row(c, group_of.get(c, ""), str(v["n_pos"]), fmt(v["ap"]), fmt(v["auroc"]),
-                       fmt(v["f1"]), fmt(v["precision"]), fmt(v["recall"]), fmt(v["ece"]))
-        console.print(pc)
+            rows.append([escape(c), group_of.get(c, ""), str(v["n_pos"]), fmt(v["ap"]),
+                         fmt(v["auroc"]), fmt(v["f1"]), fmt(v["precision"]), fmt(v["recall"]),
+                         fmt(v["ece"])])
+        print_table(console, "per class, by training frequency" if report.prevalence
+                    else "per class, by positives in this set", cols, rows)
     if d["empty_classes"]:
         err_console.print(
             f"[yellow]warning:[/] {len(d['empty_classes'])} class(es) have no positives in the "
@@ -166,18 +168,22 @@ def compare_command(
     if json_out is not None and str(json_out) == "-":
         typer.echo(json.dumps(res, indent=2, allow_nan=False))
         return
-    t = Table(title=f"B − A, paired bootstrap ({bootstrap} resamples, 95% CI)\nA = {a}\nB = {b}",
-              title_justify="left")
-    for col in ("figure", "A", "B", "B − A", "95% CI", "p"):
-        t.add_column(col, justify="left" if col == "figure" else "right")
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
+    cols = [Col("figure", "left", name=True), Col("A", drop=3), Col("B", drop=4), Col("B − A"),
+            Col("95% CI", drop=1), Col("p", drop=2)]
+    rows = []
     for k, v in res["figures"].items():
         lo, hi = v["ci"]
         sig = lo is not None and (lo > 0 or hi < 0)
         diff = "—" if v["diff"] is None else f"{v['diff']:+.4f}"
-        t.add_row(k, fmt(v["a"]), fmt(v["b"]), f"[bold]{diff}[/]" if sig else diff,
-                  "" if lo is None else f"[{lo:+.4f}, {hi:+.4f}]",
-                  "—" if v["p_value"] is None else f"{v['p_value']:.4f}")
-    console.print(t)
+        rows.append([escape(k), fmt(v["a"]), fmt(v["b"]), f"[bold]{diff}[/]" if sig else diff,
+                     "" if lo is None else f"[{lo:+.4f}, {hi:+.4f}]",
+                     "—" if v["p_value"] is None else f"{v['p_value']:.4f}"])
+    print_table(console, escape(f"B − A, paired bootstrap ({bootstrap} resamples, 95% CI)\n"
+                                f"A = {a}\nB = {b}"), cols, rows)
     print_cluster_note(res)
     print_compare_strata(res)
     if json_out is not None:

@@ -105,8 +105,9 @@ def make_submission_command(
              "(.git, __pycache__ and virtual environments left out)."),
     task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
     decimals: Optional[int] = typer.Option(
-        None, "--decimals", min=1, max=17,
-        help="Round values to this many decimals (default: copy them exactly as given)."),
+        None, "--decimals", min=1, max=8,
+        help="Round every value to this many decimals (default: copy values exactly as given, "
+             "rounding only those given to more than 8 decimals, which --strict refuses)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT.csv / OUT.zip if they exist."),
 ) -> None:
     """Write an upload-ready submission from a predictions file and the evaluation list.
@@ -122,6 +123,9 @@ def make_submission_command(
     if made.n_dropped:
         typer.echo(f"  left out {made.n_dropped:,} prediction row(s) for images outside the "
                    "evaluation list")
+    if made.n_rounded:
+        typer.echo(f"  rounded {made.n_rounded:,} value(s) given to more than 8 decimals to 8 "
+                   "(what 'lteval validate --strict' accepts)")
     if made.ignored_columns:
         shown = ", ".join(repr(c) for c in made.ignored_columns[:8])
         typer.echo(f"  ignored column(s) that are not classes: {shown}")

@@ -294,7 +294,7 @@ class DataSource:
             missing = [v for v in ids if v not in pos]
             if missing:
                 raise InputError(f"{len(missing)} image(s) of the {split} evaluation list have no labels, "
-                                 f"e.g. {missing[0]!r}", file=str(self.label_files[split]))
+                                 f"e.g. {str(missing[0])!r}", file=str(self.label_files[split]))
             self._eval_cache[key] = lf.y[[pos[v] for v in ids]]
         return self._eval_cache[key]
 

@@ -223,33 +223,41 @@ def _numeric_matrix(path: Path, df, classes: tuple[str, ...], what: str) -> np.n
     return out
 
 
-def _load(path, task, *, allow_extra: bool):
+def _load(path, task, *, allow_extra: bool, what: str):
+    """Checked ``(path, task, ids (n,) str, values (n, C) float64, extra {col: (n,) str})``.
+
+    Plain files (see :mod:`lteval.io.plaincsv`) take the fast numpy path; any other
+    file, and every file with a problem, goes through pandas, which names the line.
+    """
     path = Path(path)
     task = get_task(task)
     first, _ = _read_head(path)
     header = _parse_header(path, first, task)
     id_col = _id_column(path, header, task)
     _class_columns(path, header, id_col, task, allow_extra)
-    usecols = [id_col, *task.classes]
-    if allow_extra:
-        usecols += [m for m in METADATA_COLUMNS if m in header]
-    df = _read_frame(path, id_col, usecols)
+    text_cols = [m for m in METADATA_COLUMNS if m in header] if allow_extra else []
+    from lteval.io.plaincsv import read_plain
+
+    fast = read_plain(path, header, id_col, task.classes, text_cols)
+    if fast is not None:
+        return (path, task, *fast)
+    df = _read_frame(path, id_col, [id_col, *task.classes, *text_cols])
     if len(df) == 0:
         raise InputError("file has a header but no data rows", file=str(path))
     ids = _check_ids(path, df[id_col].to_numpy(dtype=object), id_col)
-    return path, task, df, ids
+    vals = _numeric_matrix(path, df, task.classes, what)
+    extra = {m: df[m].astype(str).to_numpy() for m in text_cols}
+    return path, task, ids, vals, extra
 
 
 def read_labels(path: str | Path, task: Task | str | None = None) -> LabelTable:
     """Read a labels CSV: ID column + one 0/1 column per class (extra columns ignored)."""
-    path, task, df, ids = _load(path, task, allow_extra=True)
-    vals = _numeric_matrix(path, df, task.classes, "a label 0 or 1")
+    path, task, ids, vals, extra = _load(path, task, allow_extra=True, what="a label 0 or 1")
     bad = (vals != 0) & (vals != 1)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise InputError(f"label {vals[i, j]!r} is not 0 or 1 ({int(bad.sum())} such cell(s))",
+        raise InputError(f"label {float(vals[i, j])!r} is not 0 or 1 ({int(bad.sum())} such cell(s))",
                          file=str(path), line=int(i) + 2, column=task.classes[j])
-    extra = {m: df[m].astype(str).to_numpy() for m in METADATA_COLUMNS if m in df.columns}
     return LabelTable(ids, vals.astype(np.int8), task, str(path), extra or None)
 
 
@@ -261,9 +269,8 @@ def read_predictions(path: str | Path, task: Task | str | None = None, *,
     """
     if kind not in ("probs", "logits"):
         raise UsageError(f"kind must be 'probs' or 'logits', got {kind!r}")
-    path, task, df, ids = _load(path, task, allow_extra=False)
     what = "a probability in [0, 1]" if kind == "probs" else "a finite number (logit)"
-    p = _numeric_matrix(path, df, task.classes, what)
+    path, task, ids, p, _ = _load(path, task, allow_extra=False, what=what)
     inf = ~np.isfinite(p)
     if inf.any():
         i, j = np.argwhere(inf)[0]
@@ -273,8 +280,8 @@ def read_predictions(path: str | Path, task: Task | str | None = None, *,
         out = (p < 0) | (p > 1)
         if out.any():
             i, j = np.argwhere(out)[0]
-            raise InputError(f"value {p[i, j]!r} is outside [0, 1] ({int(out.sum())} such cell(s)); "
-                             "expected probabilities (pass logits through a sigmoid first)",
+            raise InputError(f"value {float(p[i, j])!r} is outside [0, 1] ({int(out.sum())} such "
+                             "cell(s)); expected probabilities (pass logits through a sigmoid first)",
                              file=str(path), line=int(i) + 2, column=task.classes[j])
     return PredictionTable(ids, p, task, str(path))
 
@@ -286,11 +293,25 @@ def align(labels: LabelTable, preds: PredictionTable) -> tuple[np.ndarray, np.nd
     """
     if labels.task.classes != preds.task.classes:
         raise UsageError("labels and predictions use different tasks")
-    pos = {k: i for i, k in enumerate(preds.ids)}
-    missing = [k for k in labels.ids if k not in pos]
-    lab = set(labels.ids)
-    unexpected = [k for k in preds.ids if k not in lab]
-    if missing or unexpected:
+    a, b = np.asarray(labels.ids), np.asarray(preds.ids)
+    if a.shape == b.shape:
+        if np.array_equal(a, b):
+            return labels.ids, labels.y, preds.p.copy()
+        # one sort of each side; used when the sorted IDs agree and are unique
+        oa, ob = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+        sa = a[oa]
+        if np.array_equal(sa, b[ob]) and (len(sa) < 2 or bool(np.all(sa[1:] != sa[:-1]))):
+            idx = np.empty(len(a), dtype=np.int64)
+            idx[oa] = ob
+            return labels.ids, labels.y, preds.p[idx]
+    lab_ids, pred_ids = a.tolist(), b.tolist()  # plain str, not np.str_
+    pos = dict(zip(pred_ids, range(len(pred_ids))))
+    idx = [pos.get(k, -1) for k in lab_ids]
+    # Unique IDs on both sides, equal counts and no missing ID make a bijection: no other check.
+    if len(lab_ids) != len(pred_ids) or -1 in idx or len(set(idx)) != len(idx):
+        missing = [k for k, i in zip(lab_ids, idx) if i < 0]
+        lab = set(lab_ids)
+        unexpected = [k for k in pred_ids if k not in lab]
         parts = []
         if missing:
             ex = ", ".join(map(repr, missing[:3]))
@@ -299,9 +320,9 @@ def align(labels: LabelTable, preds: PredictionTable) -> tuple[np.ndarray, np.nd
             ex = ", ".join(map(repr, unexpected[:3]))
             parts.append(f"{len(unexpected)} predicted ID(s) are not in the labels "
                          f"{labels.path} (e.g. {ex})")
-        raise InputError("; ".join(parts), file=preds.path, column=labels.task.id_column)
-    idx = np.fromiter((pos[k] for k in labels.ids), dtype=np.int64, count=len(labels.ids))
-    return labels.ids, labels.y, preds.p[idx]
+        if parts:
+            raise InputError("; ".join(parts), file=preds.path, column=labels.task.id_column)
+    return labels.ids, labels.y, preds.p[np.asarray(idx, dtype=np.int64)]
 
 
 def format_float(x: float) -> str:
@@ -309,11 +330,34 @@ def format_float(x: float) -> str:
     return repr(float(x))
 
 
+#: Most decimals lteval writes for a probability it outputs: what ``lteval validate --strict``
+#: accepts (lteval.submission.values.MAX_DECIMALS; a test keeps the two equal).
+PROB_DECIMALS = 8
+
+
+def format_probability(x: float, decimals: int = PROB_DECIMALS) -> str:
+    """``x`` rounded to ``decimals`` places, trailing zeros dropped: ``0.5``, ``1``, ``0``.
+
+    A value whose shortest repr has at most ``decimals`` places is written exactly.
+    """
+    s = f"{float(x) + 0.0:.{decimals}f}".rstrip("0")
+    return s[:-1] if s.endswith(".") else s
+
+
+def round_probabilities(p, decimals: int = PROB_DECIMALS) -> np.ndarray:
+    """The float64 values a file written with ``decimals`` reads back as (same shape as ``p``)."""
+    p = np.asarray(p, dtype=np.float64)
+    fmt = f"{{:.{int(decimals)}f}}".format
+    return np.array([float(fmt(v)) for v in (p + 0.0).ravel().tolist()], dtype=np.float64).reshape(p.shape)
+
+
 def write_predictions(path: str | Path, ids, p, task: Task | str | None = None, *,
-                      force: bool = False) -> Path:
+                      force: bool = False, decimals: int | None = None) -> Path:
     """Write a submission-format CSV: ID column then classes in official order.
 
-    ``p`` is (n, C) float; values are written with the shortest exact repr.
+    ``p`` is (n, C) float; values are written with the shortest exact repr, or with
+    ``decimals`` (:func:`format_probability`; lteval's own probability outputs use
+    :data:`PROB_DECIMALS`, so they pass ``lteval validate --strict``).
     """
     from lteval.io.atomic import atomic_open
 
@@ -325,9 +369,19 @@ def write_predictions(path: str | Path, ids, p, task: Task | str | None = None, 
     with atomic_open(path, "w", force=force, newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow([task.id_column, *task.classes])
-        for i, row in zip(ids, p.tolist()):
-            w.writerow([i, *map(repr, row)])
+        if decimals is None:
+            for i, row in zip(ids, p.tolist()):
+                w.writerow([i, *map(repr, row)])
+        else:
+            fmt = f"{{:.{int(decimals)}f}}".format
+            for i, row in zip(ids, (p + 0.0).tolist()):
+                w.writerow([i, *(_trim(fmt(v)) for v in row)])
     return Path(path)
+
+
+def _trim(s: str) -> str:
+    s = s.rstrip("0")
+    return s[:-1] if s.endswith(".") else s
 
 
 def write_labels(path: str | Path, ids, y, task: Task | str | None = None, *,

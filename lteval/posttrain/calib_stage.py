@@ -48,11 +48,12 @@ def write_stage_split(stage_dir, split: str, ids, probs, logits, task, *, label_
                       threshold=0.5, n_boot: int = 0) -> dict | None:
     """Write ``predictions/``, ``logits/`` and, when ``label_src`` exists, ``labels/`` (a copy) and
     ``scores/<split>.json`` (``lteval.score`` at ``threshold``) for one split of a stage."""
-    from lteval.io.tables import write_predictions
+    from lteval.io.tables import PROB_DECIMALS, write_predictions
     from lteval.scoring import score
 
     d = Path(stage_dir)
-    pred = write_predictions(d / "predictions" / f"{split}.csv", ids, probs, task, force=True)
+    pred = write_predictions(d / "predictions" / f"{split}.csv", ids, probs, task, force=True,
+                             decimals=PROB_DECIMALS)
     write_predictions(d / "logits" / f"{split}.csv", ids, logits, task, force=True)
     if label_src is None or not Path(label_src).is_file():
         return None

@@ -518,7 +518,7 @@ class _Context:
         missing = [v for v in ids[:5] if v not in pos]
         if missing:
             raise UsageError(f"{split} split of {self.run_dir} names images not in the training file "
-                             f"(e.g. {missing[0]!r})")
+                             f"(e.g. {str(missing[0])!r})")
         return src.train_y[np.fromiter((pos[v] for v in ids), np.int64, len(ids))]
 
     def dataset(self, split: str, *, augment: bool = False):

@@ -4,7 +4,8 @@ Input: a CSV with an ID column (``ImageID`` or an alias such as ``dicom_id``)
 and one probability column per class, in any order, possibly with extra columns
 and extra images. Output: ``ImageID`` then the classes in the official order,
 exactly the evaluation IDs, each once, in evaluation-list order; values copied
-verbatim (or rounded with ``decimals``). Optionally also the platform ``.zip``
+verbatim when given to at most 8 decimals (what ``lteval validate --strict`` accepts),
+else rounded to 8 (or all rounded with ``decimals``). Optionally also the platform ``.zip``
 (the CSV at the top level plus a ``code/`` folder).
 """
 
@@ -22,7 +23,8 @@ from lteval.submission.evallist import read_eval_ids
 from lteval.submission.result import ValidationResult
 from lteval.submission.textstream import LineReader, sniff
 from lteval.submission.validate import validate_submission
-from lteval.submission.values import check_value
+from lteval.submission.values import MAX_DECIMALS, check_value
+from lteval.submission.values import decimals as n_decimals
 from lteval.tasks import Task, get_task
 
 #: Folders and files left out of the ``code/`` folder of the zip.
@@ -43,10 +45,14 @@ class MadeSubmission:
     ignored_columns: list[str] = field(default_factory=list)
     n_code_files: int = 0
     result: ValidationResult | None = None
+    n_rounded: int = 0  # values given to more than 8 decimals, rounded to 8
 
 
 def _read_predictions(path: Path, task: Task, wanted: set[str], decimals: int | None):
-    """``{id: [value strings in task order]}`` for the wanted IDs, plus counts; strict checks."""
+    """``{id: [value strings in task order]}`` for the wanted IDs, plus counts; strict checks.
+
+    Counts: rows dropped, columns ignored, values rounded (more than 8 decimals given).
+    """
     name = str(path)
     if not path.exists():
         raise UsageError("predictions file does not exist", file=name)
@@ -95,7 +101,7 @@ def _read_predictions(path: Path, task: Task, wanted: set[str], decimals: int | 
         order = [pos[c] for c in task.classes]
         out: dict[str, list[str]] = {}
         first: dict[str, int] = {}
-        n_dropped = 0
+        n_dropped = n_rounded = 0
         ln = 1
         rows = csv.reader(ln_ + "\n" for ln_ in lines)
         for fields in rows:
@@ -118,6 +124,9 @@ def _read_predictions(path: Path, task: Task, wanted: set[str], decimals: int | 
                 v = fields[i].strip()
                 if decimals is not None:
                     v = f"{float(v):.{decimals}f}"
+                elif n_decimals(v) > MAX_DECIMALS:
+                    v = _round(v)
+                    n_rounded += 1
                 vals.append(v)
             if rid in out:
                 if out[rid] != vals:
@@ -129,7 +138,14 @@ def _read_predictions(path: Path, task: Task, wanted: set[str], decimals: int | 
     if problems:
         code, msg, line = problems[0]
         raise InputError(msg, file=name, line=line, code=code)
-    return out, n_dropped, ignored
+    return out, n_dropped, ignored, n_rounded
+
+
+def _round(text: str) -> str:
+    """A probability rounded to 8 decimals, trailing zeros dropped (as io.tables.format_probability;
+    kept here so the validator's package imports no numpy)."""
+    s = f"{float(text) + 0.0:.{MAX_DECIMALS}f}".rstrip("0")
+    return s[:-1] if s.endswith(".") else s
 
 
 def _zip_code(zip_path: Path, csv_path: Path, code_dir: Path, force: bool) -> int:
@@ -159,16 +175,18 @@ def make_submission(predictions: str | Path, ids, out: str | Path, task: str | T
 
     ``ids``: the evaluation list (path, organisers' shape or one column) or a sequence of
     IDs. Refuses when an evaluation ID has no prediction, a value is not a probability in
-    [0, 1], or an output exists and ``force`` is false. ``decimals`` rounds values
-    (default: copy them verbatim, so scores are unchanged).
+    [0, 1], or an output exists and ``force`` is false. ``decimals`` (at most 8) rounds
+    every value; by default values are copied verbatim, except those given to more than
+    8 decimals, which are rounded to 8 so the file passes ``lteval validate --strict``.
     """
     task = get_task(task)
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise UsageError("the output must be a .csv file (use --zip CODE_DIR for the archive)",
                          file=str(out))
-    if decimals is not None and not 1 <= decimals <= 17:
-        raise UsageError("--decimals must be between 1 and 17")
+    if decimals is not None and not 1 <= decimals <= MAX_DECIMALS:
+        raise UsageError(f"--decimals must be between 1 and {MAX_DECIMALS} (more decimals fail "
+                         "'lteval validate --strict')")
     zip_path = out.with_suffix(".zip") if code_dir is not None else None
     if code_dir is not None:
         code_dir = Path(code_dir)
@@ -180,7 +198,7 @@ def make_submission(predictions: str | Path, ids, out: str | Path, task: str | T
     eval_ids = read_eval_ids(ids) if isinstance(ids, (str, Path)) else [str(i) for i in ids]
     if len(set(eval_ids)) != len(eval_ids):
         raise InputError("the evaluation IDs contain duplicates")
-    preds, n_dropped, ignored = _read_predictions(Path(predictions), task, set(eval_ids), decimals)
+    preds, n_dropped, ignored, n_rounded = _read_predictions(Path(predictions), task, set(eval_ids), decimals)
     missing = [i for i in eval_ids if i not in preds]
     if missing:
         listed = ", ".join(repr(m) for m in missing[:_MAX_LISTED])
@@ -199,7 +217,8 @@ def make_submission(predictions: str | Path, ids, out: str | Path, task: str | T
     if not result.valid:  # would be a bug in this module: say so rather than hand over a bad file
         raise InputError("the written submission does not validate: "
                          + "; ".join(p.message for p in result.errors[:3]), file=str(out))
-    return MadeSubmission(out, zip_path, len(eval_ids), n_dropped, ignored, n_code, result)
+    return MadeSubmission(out, zip_path, len(eval_ids), n_dropped, ignored, n_code, result,
+                          n_rounded)
 
 
 __all__ = ["make_submission", "MadeSubmission"]

@@ -87,12 +87,13 @@ def write_split(run_dir: str | Path, split: str, ids, logits: np.ndarray, task, 
     """Write one split's predictions, logits, labels and scores; return the score dict (or None)."""
     import warnings
 
-    from lteval.io.tables import write_labels, write_predictions
+    from lteval.io.tables import PROB_DECIMALS, write_labels, write_predictions
     from lteval.scoring import score
 
     run_dir = Path(run_dir)
     probs = sigmoid(logits)
-    pred_p = write_predictions(run_dir / "predictions" / f"{split}.csv", ids, probs, task, force=True)
+    pred_p = write_predictions(run_dir / "predictions" / f"{split}.csv", ids, probs, task, force=True,
+                               decimals=PROB_DECIMALS)
     write_predictions(run_dir / "logits" / f"{split}.csv", ids, logits, task, force=True)
     if labels is None:
         return None
