@@ -168,7 +168,11 @@ def test_stage_outputs_are_scored_and_json(tmp_path):
     assert g["alpha"] == 0.6 and g["normal_class"] == "Normal" and g["format"] == "lteval-gate"
     z = arrays["dev"][2]
     q = read_predictions(out / "predictions" / "dev.csv", TASK).p
-    np.testing.assert_allclose(q, _reference_gate(sigmoid(z), 0.6, N), rtol=1e-15)
+    want = _reference_gate(sigmoid(z), 0.6, N)
+    # predictions/ are written to 8 decimals (they pass validate --strict); logits/ keep every digit
+    np.testing.assert_allclose(q, want, rtol=0, atol=5e-9 + 1e-15)
+    zq = read_predictions(out / "logits" / "dev.csv", TASK, kind="logits").p
+    np.testing.assert_allclose(sigmoid(zq), want, rtol=1e-12, atol=1e-300)
     sc = json.loads((out / "scores" / "dev.json").read_text())
     y = arrays["dev"][1]
     assert sc["overall"]["mAP"] == pytest.approx(_sk_map(y, q), abs=1e-12)
@@ -186,9 +190,10 @@ def test_task_without_normal_is_a_config_error(tmp_path):
     run1, _ = make_run_dir(tmp_path, "other-00000001")
     gate_stage(run1, run1, tmp_path / "g1", task=TASK, normal="Kyphosis", alpha=0.5)
     q = read_predictions(tmp_path / "g1" / "predictions" / "dev.csv", TASK).p
-    p = read_predictions(run1 / "predictions" / "dev.csv", TASK).p
+    # the stage gates sigmoid(logits) (every digit); predictions/ hold them to 8 decimals
+    p = sigmoid(read_predictions(run1 / "logits" / "dev.csv", TASK, kind="logits").p)
     k = get_task(TASK).classes.index("Kyphosis")
-    np.testing.assert_allclose(q, _reference_gate(p, 0.5, k), rtol=1e-15)
+    np.testing.assert_allclose(q, _reference_gate(p, 0.5, k), rtol=0, atol=5e-9 + 1e-15)
 
 
 def test_pipeline_registration():
@@ -238,9 +243,9 @@ def test_ldam_scaled_logits(tmp_path, monkeypatch):
         assert np.array_equal(read_predictions(d0 / "predictions" / f"{s}.csv", TASK).p,
                               read_predictions(run / "predictions" / f"{s}.csv", TASK).p)
     d = run_stages(run, "gate+calib", options={"gate": {"alpha": 0.5}}, force=True, progress=False)
-    p = read_predictions(run / "predictions" / "dev.csv", TASK).p
+    p = sigmoid(read_predictions(run / "logits" / "dev.csv", TASK, kind="logits").p)
     q = read_predictions(run / "post" / "gate" / "predictions" / "dev.csv", TASK).p
-    np.testing.assert_allclose(q, _reference_gate(p, 0.5, N), rtol=1e-15)
+    np.testing.assert_allclose(q, _reference_gate(p, 0.5, N), rtol=0, atol=5e-9 + 1e-15)
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["chain"] == "gate+calib" and cfg["options"]["gate"]["alpha"] == 0.5
     assert (d / "calibration.json").is_file() and (d / "scores" / "dev.json").is_file()
