@@ -4,6 +4,10 @@
 names them. Every loss takes raw model outputs ``logits`` (B, C) and multi-hot ``targets`` (B, C)
 and returns the mean over batch × classes (a scalar).
 
+Names, summaries, papers, tags and each loss's keyword arguments with their defaults live in the
+torch-free :mod:`lteval.train.loss_specs` (config resolution reads them without torch);
+``register_loss(name)`` attaches a factory to its entry and refuses one whose signature differs.
+
 Uniform interface (what the training engine relies on):
 
 - ``forward(logits, targets) -> scalar``
