@@ -161,3 +161,43 @@ def test_cli_import_does_not_import_torch():
     import sys
     code = "import sys, lteval.commands.baseline; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+#: config_hash of a few baselines, computed with main at 6f9f512 (before loss/backbone metadata moved
+#: to the torch-free lteval.train.loss_specs / backbone_specs) by
+#: ``resolve(name, preset).to_dict()["config_hash"]``; all 476 baseline x preset dicts matched then.
+#: A change here renames every existing run directory: it must be deliberate.
+PINNED_HASHES = {
+    ("convnext_ldam_drw", "seed"): "4e5a04c4c7e87e4907584e3a2ae60afc7af86ca61ee6d32a1fc13d10694cb3db",
+    ("densenet121_dbloss", "smoke"): "4aa757c94dc418f0ceeb611e842dc51ca807e968d30303bf66d63c6ecb5ba1b0",
+    ("efficientformerv2_s0_asl", "paper"): "cf046d60d9858e188dbcff1d01eb992051bf898880e6b52aaf3095899b26bdf4",
+    ("resnet50_ldam_drw", "cpu"): "735ca42cf71dda5e90df9c6b616c358e863571238e06ca34e3cd0eb35d1384d1",
+    ("convnext_tiny_la_bce", "seed"): "9ddf4e941d27f2511105640ee8ea7180a80f5ba3f9373c08cbbf8bf54514d7df",
+}
+
+
+@pytest.mark.parametrize("name, preset", sorted(PINNED_HASHES))
+def test_config_hashes_of_existing_baselines_are_unchanged(name, preset):
+    assert config_hash(resolve(name, preset)) == PINNED_HASHES[name, preset]
+
+
+def test_baseline_tomls_found_in_every_install_layout(tmp_path, monkeypatch):
+    """Checkout, package data, <prefix>/share (venv wheel), <user base>/share (pip install --user)."""
+    import site
+    import sys
+
+    from lteval.train import registry
+
+    dirs = registry.baseline_dirs()
+    assert dirs[2] == registry.Path(sys.prefix) / "share" / "lteval" / "baselines"
+    assert dirs[3] == registry.Path(site.getuserbase()) / "share" / "lteval" / "baselines"
+    monkeypatch.delenv("LTEVAL_BASELINES", raising=False)
+    user = tmp_path / "user" / "share" / "lteval" / "baselines"
+    user.mkdir(parents=True)
+    (user / "mine_bce.toml").write_text('backbone = "resnet50"\nloss = "bce"\n')
+    missing = [tmp_path / f"missing{i}" for i in range(3)]
+    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, user])
+    assert registry.baselines_dir() == user
+    assert registry.list_baselines() == ["mine_bce"]
+    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, tmp_path / "missing3"])
+    assert registry.baselines_dir() == missing[2]  # none installed: the venv location, for the message

@@ -1,6 +1,7 @@
 """The plain install: `python -m build` (sdist, then the wheel from it), the wheel installed
 NON-editable into a fresh venv without torch, every torch-free command run from a folder outside
-the repository, every training command refusing with one line that names ``lteval[train]``.
+the repository (``baseline list/show`` included), every training command refusing with one line
+that names ``lteval[train]``.
 
 Needs the package registry (as `pip install` does) and the dev extra's ``build``. About a minute
 (install figures: docs/benchmarks.md, "Install").
@@ -149,12 +150,26 @@ def test_baseline_tomls_found(light):
     assert "convnext_ldam_drw" in _run(light, "baseline", "list").stdout
 
 
+def test_baseline_show_works_without_torch(light):
+    """The installed wheel resolves a baseline (TOML from <prefix>/share, loss and backbone metadata
+    from the torch-free specs) and prints the same config and hash as this checkout."""
+    from lteval.train.registry import resolve
+
+    for name, preset in (("convnext_ldam_drw", "seed"), ("resnet50_dbloss", "smoke")):
+        r = _run(light, "baseline", "show", name, "--preset", preset)
+        shown = json.loads(r.stdout)
+        want = resolve(name, preset).to_dict()
+        assert {k: shown[k] for k in want} == want
+        assert f"{name}-{want['config_hash'][:8]}" in r.stderr
+    r = _run(light, "baseline", "show", "convnext_ldam_drw+crt+calib", "--preset", "cpu")
+    assert set(json.loads(r.stdout)["post_training"]) == {"crt", "calib"}
+
+
 @pytest.mark.parametrize("args, name", [
     (["baseline", "run", "convnext_ldam_drw"], "baseline run"),
     (["baseline", "run", "convnext_ldam_drw+crt+calib"], "baseline run"),
     (["baseline", "grid", "--backbones", "resnet50"], "baseline grid"),
     (["demo"], "demo"),
-    (["baseline", "show", "convnext_ldam_drw"], "baseline show"),
 ])
 def test_training_commands_exit_2_with_one_line(light, args, name):
     r = _run(light, *args, rc=2)

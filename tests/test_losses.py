@@ -375,3 +375,51 @@ def test_eval_logits_description_matches_to_logits(name):
         expected = z - torch.tensor([0.05 / 2 * math.log(N / n - 1) for n in COUNTS], dtype=z.dtype)
     assert expected is not None, desc
     torch.testing.assert_close(loss.to_logits(z), expected)
+
+
+# --------------------------------------------------------------------------- torch-free specs
+
+def test_torch_free_specs_are_what_the_implementations_accept():
+    """lteval.train.loss_specs (read by config resolution without torch) equals the torch factories'
+    signatures: the same names in the same order, n_samples where the factory takes it, and every
+    hyper-parameter with the factory's default."""
+    from lteval.train import loss_specs
+    from lteval.train.losses import loss_info
+
+    assert loss_specs.list_losses() == list_losses()
+    for name in list_losses():
+        spec, info = loss_specs.loss_spec(name), loss_info(name)
+        params = list(inspect.signature(info.factory).parameters.values())
+        assert params[0].name == "class_counts"
+        assert (len(params) > 1 and params[1].name == "n_samples") == spec.needs_n_samples, name
+        kw = params[2 if spec.needs_n_samples else 1:]
+        assert [(p.name, p.default) for p in kw] == list(spec.params), name
+        assert info.spec is spec and info.summary == spec.summary and info.eval_logits == spec.eval_logits
+        for k in spec.defaults:  # every spec parameter is accepted by create_loss ...
+            n = {"n_samples": 1000} if spec.needs_n_samples else {}
+            create_loss(name, [10, 100, 500], **n, **{k: spec.defaults[k]})
+        with pytest.raises(ConfigError, match="has no parameter"):  # ... and nothing else
+            create_loss(name, [10, 100, 500], n_samples=1000, not_a_parameter=1)
+
+
+def test_register_loss_refuses_a_factory_that_drifts_from_its_spec(monkeypatch):
+    from lteval.train import loss_specs, losses
+
+    monkeypatch.setattr(loss_specs, "_SPECS", dict(loss_specs._SPECS))
+    monkeypatch.setattr(losses, "_FACTORIES", dict(losses._FACTORIES))
+    with pytest.raises(TypeError, match="loss_specs says"):
+        @losses.register_loss("focal")
+        def _bad(class_counts, gamma: float = 3.0, alpha: float | None = None):  # default differs
+            return losses.BCELoss()
+    with pytest.raises(TypeError, match="loss_specs says"):
+        @losses.register_loss("la_bce")
+        def _bad2(class_counts, tau: float = 1.0):  # n_samples missing
+            return losses.BCELoss()
+
+    @losses.register_loss("my_bce", summary="BCE again", paper="-")
+    def _mine(class_counts, n_samples, scale: float = 1.0):
+        return losses.BCELoss()
+
+    assert loss_specs.loss_spec("my_bce").params == (("scale", 1.0),)
+    assert loss_specs.loss_spec("my_bce").needs_n_samples and list_losses()[-1] == "my_bce"
+    assert isinstance(create_loss("my_bce", [1, 2], n_samples=5, scale=2.0), losses.BCELoss)

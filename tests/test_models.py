@@ -240,3 +240,18 @@ def test_linear_checkpoint_into_cosine_head(tmp_path):
     path = _save(tmp_path, src.state_dict(), "lin.safetensors")
     model = create_model("resnet10t", 4, head="cosine", pretrained=path)
     torch.testing.assert_close(model.fc.weight, src.fc.weight)  # direction kept, bias dropped
+
+
+def test_torch_free_backbone_table_is_the_models_registry():
+    """lteval.train.backbone_specs (config resolution without torch) is what create_model builds:
+    every timm name exists, every family's smallest member is registered in that family."""
+    import timm
+
+    from lteval.train import backbone_specs, models
+
+    assert models.backbone_info is backbone_specs.backbone_info and models.HEADS == backbone_specs.HEADS
+    assert list_backbones() == backbone_specs.list_backbones()
+    for n in list_backbones():
+        info = backbone_info(n)
+        assert timm.is_model(info.timm_name), n
+        assert backbone_info(info.smallest).family == info.family

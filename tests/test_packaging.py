@@ -119,7 +119,6 @@ def no_torch(monkeypatch):
     (["baseline", "run", "convnext_ldam_drw+crt"], "baseline run"),
     (["baseline", "grid", "--losses", "bce"], "baseline grid"),
     (["demo"], "demo"),
-    (["baseline", "show", "convnext_ldam_drw"], "baseline show"),  # via the translator in guarded
 ])
 def test_training_command_without_torch_exits_2_with_one_line(no_torch, tmp_path, monkeypatch, args, name):
     from lteval.cli import app
@@ -128,14 +127,63 @@ def test_training_command_without_torch_exits_2_with_one_line(no_torch, tmp_path
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 2, (r.output, r.exception)
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
-    assert lines == [f"error: 'lteval {name}' needs the training extra ({'torch, torchvision, timm' if name != 'baseline show' else 'torch'} not installed): pip install 'lteval[train]'"], r.output
+    assert lines == [f"error: 'lteval {name}' needs the training extra (torch, torchvision, timm not installed): "
+                     "pip install 'lteval[train]'"], r.output
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
-def test_help_and_baseline_list_without_torch(no_torch):
+def test_help_and_baseline_list_show_without_torch(no_torch):
     from lteval.cli import app
 
-    for args in (["--help"], ["baseline", "run", "--help"], ["demo", "--help"], ["baseline", "list"]):
+    for args in (["--help"], ["baseline", "run", "--help"], ["demo", "--help"], ["baseline", "list"],
+                 ["baseline", "show", "convnext_ldam_drw", "--preset", "seed"],
+                 ["baseline", "show", "resnet50_dbloss+crt+calib", "--preset", "cpu", "--set", "lr=3e-4"]):
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, (args, r.output, r.exception)
     assert "torch" not in sys.modules
+
+
+#: run in a fresh interpreter: torch, torchvision and timm refuse to import (as on the core install);
+#: ``baseline show`` resolves configs under every preset (seed reads the losses' parameters), with
+#: post-training stages, and prints what the torch install prints
+_SHOW_WITHOUT_TORCH = """if 1:
+    import json, sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "torchvision", "timm"):
+                raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+    sys.meta_path.insert(0, Block())
+    from typer.testing import CliRunner
+    from lteval.cli import app
+    out = {}
+    for args in json.loads(sys.argv[1]):
+        r = CliRunner().invoke(app, args)
+        out[" ".join(args)] = [r.exit_code, r.stdout, repr(r.exception)]
+    out["imported"] = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision", "timm"))
+    print(json.dumps(out))
+"""
+
+
+def test_baseline_show_needs_no_torch_in_a_fresh_interpreter():
+    import json
+    import subprocess
+
+    from lteval.train.config import PRESETS
+    from lteval.train.registry import resolve
+
+    cases = [["baseline", "show", "convnext_ldam_drw", "--preset", p] for p in PRESETS]
+    cases += [["baseline", "show", "resnet50_dbloss+crt+calib", "--preset", "cpu", "--set", "lr=3e-4"],
+              ["baseline", "show", "efficientformerv2_s0_la_bce", "-p", "seed"]]
+    r = subprocess.run([sys.executable, "-c", _SHOW_WITHOUT_TORCH, json.dumps(cases)], capture_output=True,
+                       text=True, timeout=120, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout)
+    assert got.pop("imported") == []
+    for args in cases:
+        code, stdout, exc = got[" ".join(args)]
+        assert code == 0, (args, stdout, exc)
+        shown = json.loads(stdout)
+        name, preset = args[2].split("+")[0], args[4]
+        want = resolve(name, preset, {"lr": "3e-4"} if "--set" in args else None).to_dict()
+        assert {k: shown[k] for k in want} == want, args
+        assert ("post_training" in shown) == ("+" in args[2])

@@ -69,7 +69,9 @@ def show_command(
     data: str = typer.Option("synth", "--data", "-d", help=DATA_HELP),
     sets: List[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
-    """Print the fully resolved config (JSON) of a baseline under a preset, with its config hash."""
+    """Print the fully resolved config (JSON) of a baseline under a preset, with its config hash.
+
+    Needs no training extra: the config is resolved without torch."""
     from lteval.train.config import parse_set
     from lteval.train.registry import resolve
 

@@ -2,7 +2,9 @@
 
 ``TrainConfig`` is a flat dataclass of JSON values; ``config.json`` in a run directory is
 ``cfg.to_dict()``. ``resolve_config(baseline, preset, overrides)`` builds one, validating every
-key and value (:class:`ConfigError` naming the key and what was expected).
+key and value (:class:`ConfigError` naming the key and what was expected). Torch-free: loss and
+backbone names, parameters and families come from :mod:`lteval.train.loss_specs` and
+:mod:`lteval.train.backbone_specs` (``lteval baseline show`` works on the core install).
 
 Presets (``PRESETS``):
 
@@ -33,6 +35,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lteval.errors import ConfigError, did_you_mean
+from lteval.train.backbone_specs import HEADS, backbone_info
+from lteval.train.loss_specs import loss_spec
 
 __all__ = ["TrainConfig", "PRESETS", "resolve_config", "apply_overrides", "parse_set", "config_hash",
            "synth_params", "lteval_home", "NOT_HASHED"]
@@ -142,7 +146,7 @@ PRESETS: dict[str, dict] = {
 }
 
 _CHOICES = {
-    "head": ("linear", "cosine"),
+    "head": HEADS,
     "amp": ("auto", "bf16", "fp16", "none"),
     "channels_last": ("auto", "on", "off"),
     "select_on": ("val_mAP",),
@@ -279,10 +283,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     need(len(cfg.split_fractions) == 3 and abs(sum(cfg.split_fractions) - 1) < 1e-6
          and all(f >= 0 for f in cfg.split_fractions) and cfg.split_fractions[0] > 0,
          "split_fractions", "three fractions (train, val, calib) summing to 1")
-    from lteval.train.losses import list_losses, loss_info
-    loss_info(cfg.loss)  # ConfigError with a suggestion when unknown
-    assert cfg.loss in list_losses()
-    from lteval.train.models import backbone_info
+    loss_spec(cfg.loss)  # ConfigError with a suggestion when unknown
     backbone_info(cfg.backbone)
     return cfg
 
@@ -309,17 +310,13 @@ def resolve_config(baseline: dict | None = None, preset: str = "smoke", override
     named = baseline.get("backbone", cfg.backbone)
     apply_overrides(cfg, {k: v for k, v in baseline.items() if k != "backbone"})
     apply_overrides(cfg, per_preset.get(preset, {}))
-    from lteval.train.models import backbone_info
     cfg.baseline_backbone = named
     cfg.backbone = backbone_info(named).smallest if rule == "smallest" else named
     cfg.data = str(data)
     overrides = dict(overrides or {})
     apply_overrides(cfg, overrides)
     if loss_defaults:
-        import inspect
-
-        from lteval.train.losses import loss_info
-        accepted = inspect.signature(loss_info(cfg.loss).factory).parameters
+        accepted = loss_spec(cfg.loss).defaults
         cfg.loss_kwargs = dict({k: v for k, v in loss_defaults.items() if k in accepted}, **cfg.loss_kwargs)
     if cfg.data != "synth":
         cfg.data = str(Path(cfg.data).expanduser().resolve())

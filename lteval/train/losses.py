@@ -4,6 +4,10 @@
 names them. Every loss takes raw model outputs ``logits`` (B, C) and multi-hot ``targets`` (B, C)
 and returns the mean over batch × classes (a scalar).
 
+Names, summaries, papers, tags and each loss's keyword arguments with their defaults live in the
+torch-free :mod:`lteval.train.loss_specs` (config resolution reads them without torch);
+``register_loss(name)`` attaches a factory to its entry and refuses one whose signature differs.
+
 Uniform interface (what the training engine relies on):
 
 - ``forward(logits, targets) -> scalar``
@@ -36,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lteval.errors import ConfigError, InputError, did_you_mean
+from lteval.train.loss_specs import LossSpec, list_losses as list_spec_names, loss_spec, register_loss_spec
 
 __all__ = [
     "LtLoss", "create_loss", "list_losses", "loss_info", "register_loss",
@@ -241,43 +246,68 @@ class LtLoss(nn.Module):
 
 @dataclass(frozen=True)
 class LossInfo:
-    """A registry entry: the factory and what it needs."""
+    """A registry entry: the torch-free :class:`~lteval.train.loss_specs.LossSpec` and its factory."""
 
-    name: str
+    spec: LossSpec
     factory: Callable[..., LtLoss]
-    summary: str
-    paper: str
-    needs_n_samples: bool = False
-    #: what the evaluation logits are, in terms of the model's raw output z (see ``to_logits``)
-    eval_logits: str = "z"
-    #: labels a reader should know, e.g. ``"bias-equivalent"``: with a per-class bias in the head
-    #: the loss has the same optimum ranking as BCE (measured: docs/losses.md)
-    tags: tuple = ()
+
+    name = property(lambda self: self.spec.name)
+    summary = property(lambda self: self.spec.summary)
+    paper = property(lambda self: self.spec.paper)
+    needs_n_samples = property(lambda self: self.spec.needs_n_samples)
+    eval_logits = property(lambda self: self.spec.eval_logits)
+    tags = property(lambda self: self.spec.tags)
 
 
-_REGISTRY: dict[str, LossInfo] = {}
+_FACTORIES: dict[str, Callable[..., LtLoss]] = {}
 
 
-def register_loss(name: str, *, summary: str, paper: str, needs_n_samples: bool = False,
-                  eval_logits: str = "z", tags: tuple = ()):
-    """Decorator: register ``factory(class_counts, [n_samples,] **kw) -> LtLoss`` under ``name``."""
+def _factory_params(name: str, factory) -> tuple[bool, tuple]:
+    """(takes n_samples, ((keyword, default), ...)) read from ``factory``'s signature."""
+    params = list(inspect.signature(factory).parameters.values())
+    if not params or params[0].name != "class_counts":
+        raise TypeError(f"loss factory for {name!r} must take class_counts first")
+    needs = len(params) > 1 and params[1].name == "n_samples"
+    kw = params[2 if needs else 1:]
+    bad = [p.name for p in kw if p.default is inspect.Parameter.empty or p.kind not in
+           (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    if bad:
+        raise TypeError(f"loss factory for {name!r}: hyper-parameter {bad[0]!r} needs a default")
+    return needs, tuple((p.name, p.default) for p in kw)
+
+
+def register_loss(name: str, **spec_fields):
+    """Decorator: register ``factory(class_counts, [n_samples,] **kw) -> LtLoss`` under ``name``.
+
+    ``name`` already in :mod:`lteval.train.loss_specs` (the built-in losses): the factory's signature
+    must match the entry's ``needs_n_samples`` and ``params`` exactly (TypeError otherwise), so the
+    torch-free table and the implementation cannot drift. A new loss passes ``summary=``, ``paper=``
+    (and optionally ``eval_logits=``, ``tags=``); its entry is made from the factory's signature.
+    """
     def deco(factory):
-        _REGISTRY[name] = LossInfo(name, factory, summary, paper, needs_n_samples, eval_logits, tuple(tags))
+        needs, params = _factory_params(name, factory)
+        if spec_fields:
+            register_loss_spec(name, needs_n_samples=needs, params=params, **spec_fields)
+        spec = loss_spec(name)
+        if (spec.needs_n_samples, spec.params) != (needs, params):
+            raise TypeError(f"loss factory for {name!r} takes n_samples={needs}, {params}; "
+                            f"lteval.train.loss_specs says n_samples={spec.needs_n_samples}, {spec.params}")
+        _FACTORIES[name] = factory
         return factory
     return deco
 
 
 def list_losses() -> list[str]:
-    """Registered loss names, in registration order."""
-    return list(_REGISTRY)
+    """Registered loss names (with an implementation), in registration order."""
+    return [n for n in list_spec_names() if n in _FACTORIES]
 
 
 def loss_info(name: str) -> LossInfo:
     """The registry entry for ``name`` (ConfigError with a suggestion when unknown)."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, list(_REGISTRY))}; "
-                          f"choose one of: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
+    spec = loss_spec(name)
+    if name not in _FACTORIES:
+        raise ConfigError(f"loss {name!r} has no implementation registered (lteval.train.losses.register_loss)")
+    return LossInfo(spec, _FACTORIES[name])
 
 
 def create_loss(name: str, class_counts, *, n_samples: int | None = None, **kw) -> LtLoss:
@@ -289,8 +319,7 @@ def create_loss(name: str, class_counts, *, n_samples: int | None = None, **kw) 
     """
     info = loss_info(name)
     counts = _as_counts(class_counts)
-    params = inspect.signature(info.factory).parameters
-    accepted = [p for p in params if p not in ("class_counts", "n_samples")]
+    accepted = list(info.spec.defaults)
     bad = [k for k in kw if k not in accepted]
     if bad:
         raise ConfigError(f"loss {name!r} has no parameter {bad[0]!r}{did_you_mean(bad[0], accepted)}; "
@@ -326,13 +355,12 @@ class BCELoss(LtLoss):
         return bce(logits, targets, weight=w, pos_weight=pw)
 
 
-@register_loss("bce", summary="binary cross-entropy", paper="-")
+@register_loss("bce")
 def _make_bce(class_counts) -> LtLoss:
     return BCELoss()
 
 
-@register_loss("bce_pos_weight", summary="BCE with pos_weight = n_neg / n_pos per class",
-               paper="-", needs_n_samples=True)
+@register_loss("bce_pos_weight")
 def _make_bce_pos_weight(class_counts, n_samples, max_pos_weight: float | None = None) -> LtLoss:
     return BCELoss(pos_weight=positive_weights(class_counts, n_samples, max_pos_weight))
 
@@ -362,13 +390,12 @@ class FocalLoss(LtLoss):
         return f"gamma={self.gamma}, alpha={self.alpha}, weight_on={self.weight_on}, epoch={self.epoch}"
 
 
-@register_loss("focal", summary="sigmoid focal loss, gamma=2", paper="Lin et al., ICCV 2017")
+@register_loss("focal")
 def _make_focal(class_counts, gamma: float = 2.0, alpha: float | None = None) -> LtLoss:
     return FocalLoss(gamma=gamma, alpha=alpha)
 
 
-@register_loss("cb_focal", summary="class-balanced focal loss, beta=0.9999",
-               paper="Cui et al., CVPR 2019")
+@register_loss("cb_focal")
 def _make_cb_focal(class_counts, beta: float = 0.9999, gamma: float = 2.0,
                    alpha: float | None = None, weight_on: str = "positives") -> LtLoss:
     return FocalLoss(gamma=gamma, alpha=alpha, weight=class_balanced_weights(class_counts, beta),
@@ -397,8 +424,7 @@ class AsymmetricLoss(LtLoss):
                 f"detach_focal_weight={self.detach_focal_weight}")
 
 
-@register_loss("asl", summary="asymmetric loss, gamma+=0, gamma-=4, shift 0.05",
-               paper="Ridnik et al., ICCV 2021")
+@register_loss("asl")
 def _make_asl(class_counts, gamma_pos: float = 0.0, gamma_neg: float = 4.0, clip: float = 0.05,
               detach_focal_weight: bool = True) -> LtLoss:
     return AsymmetricLoss(gamma_pos, gamma_neg, clip, detach_focal_weight)
@@ -520,15 +546,13 @@ def _check_scale_margin(scale, max_margin):
         raise ConfigError(f"ldam max_margin must be >= 0, got {max_margin}")
 
 
-@register_loss("ldam", summary="LDAM (sigmoid): BCE(s(z - m y)), m ∝ n^-1/4, max 0.5, s=30",
-               paper="Cao et al., NeurIPS 2019", eval_logits="s * z")
+@register_loss("ldam")
 def _make_ldam(class_counts, max_margin: float = 0.5, scale: float = 30.0) -> LtLoss:
     _check_scale_margin(scale, max_margin)
     return DeferredReweightLoss(None, margins=ldam_margins(class_counts, max_margin), scale=scale)
 
 
-@register_loss("drw", summary="BCE with class-balanced weights (beta=0.9999, positives) from 80% of the steps on",
-               paper="Cao et al., NeurIPS 2019 (DRW); Cui et al., CVPR 2019 (weights)")
+@register_loss("drw")
 def _make_drw(class_counts, drw_fraction: float = 0.8, drw_epoch: int | None = None, drw_step: int | None = None,
               drw_allow_early: bool = False, beta: float = 0.9999, weight_on: str = "positives") -> LtLoss:
     return DeferredReweightLoss(class_balanced_weights(class_counts, beta), drw_fraction=drw_fraction,
@@ -536,8 +560,7 @@ def _make_drw(class_counts, drw_fraction: float = 0.8, drw_epoch: int | None = N
                                 weight_on=weight_on)
 
 
-@register_loss("ldam_drw", summary="LDAM with deferred class-balanced re-weighting (positives, from 80%)",
-               paper="Cao et al., NeurIPS 2019", eval_logits="s * z")
+@register_loss("ldam_drw")
 def _make_ldam_drw(class_counts, drw_fraction: float = 0.8, drw_epoch: int | None = None,
                    drw_step: int | None = None, drw_allow_early: bool = False, beta: float = 0.9999,
                    max_margin: float = 0.5, scale: float = 30.0, weight_on: str = "positives") -> LtLoss:
@@ -591,8 +614,7 @@ class DistributionBalancedLoss(LtLoss):
 # configs/coco/LT_resnet50_pfc_DB.py: logit_reg neg_scale=2.0, init_bias=0.05; map_param alpha=0.1,
 # beta=10.0, gamma=0.2; focal gamma=2, balance_param=2.0). Their VOC-MLT config differs in
 # neg_scale=5 and map gamma=0.3 — set both (neg_scale=5, map_mu=0.3) to use it.
-@register_loss("dbloss", summary="distribution-balanced loss (rebalance + NTR lambda=2, kappa=0.05 + focal; COCO-MLT config)",
-               paper="Wu et al., ECCV 2020", needs_n_samples=True, eval_logits="z - nu_c")
+@register_loss("dbloss")
 def _make_dbloss(class_counts, n_samples, neg_scale: float = 2.0, init_bias: float = 0.05,
                  map_alpha: float = 0.1, map_beta: float = 10.0, map_mu: float = 0.2,
                  gamma: float = 2.0, balance_param: float = 2.0) -> LtLoss:
@@ -623,8 +645,7 @@ class LogitAdjustedBCE(LtLoss):
         return f"tau={self.tau}"
 
 
-@register_loss("la_bce", summary="logit-adjusted BCE: BCE(z + tau log prior), tau=1 (bias-equivalent to BCE)",
-               paper="Menon et al., ICLR 2021", needs_n_samples=True, tags=("bias-equivalent",))
+@register_loss("la_bce")
 def _make_la_bce(class_counts, n_samples, tau: float = 1.0) -> LtLoss:
     prior = np.maximum(class_counts, 1.0) / n_samples
     return LogitAdjustedBCE(np.log(prior), tau=tau)

@@ -12,7 +12,7 @@ A baseline file names what differs between baselines; everything else comes from
 ``list_baselines()``, ``get_baseline(name)``, ``resolve(name, preset, overrides)`` (the
 :class:`TrainConfig`), and ``run_baseline(name, ...)`` → the finished run directory (reused when
 the same resolved config already finished). The folder is ``$LTEVAL_BASELINES`` when set, else
-``baselines/`` next to the ``lteval`` package.
+``baselines/`` next to the ``lteval`` package, else the installed copy (:func:`baseline_dirs`).
 """
 
 from __future__ import annotations
@@ -25,22 +25,32 @@ from pathlib import Path
 
 from lteval.errors import ConfigError, InputError, did_you_mean
 
-__all__ = ["baselines_dir", "list_baselines", "get_baseline", "resolve", "run_baseline", "grid_members",
+__all__ = ["baselines_dir", "baseline_dirs", "list_baselines", "get_baseline", "resolve", "run_baseline", "grid_members",
            "run_grid"]
 
 _EXTRA_KEYS = ("presets", "tags")
 
 
 def baselines_dir() -> Path:
+    """The folder of baseline TOMLs: ``$LTEVAL_BASELINES``, else the first that exists of
+    :func:`baseline_dirs` (a checkout, the package's data, ``<prefix>/share``, ``<user base>/share``)."""
     env = os.environ.get("LTEVAL_BASELINES")
     if env:
         return Path(env)
-    source = Path(__file__).resolve().parents[2] / "baselines"  # a checkout / editable install
-    if source.is_dir():
-        return source
+    candidates = baseline_dirs()
+    return next((d for d in candidates if d.is_dir()), candidates[2])
+
+
+def baseline_dirs() -> list[Path]:
+    """Where an install keeps the baseline TOMLs, in the order they are looked for."""
+    import site
     import sys
 
-    return Path(sys.prefix) / "share" / "lteval" / "baselines"  # a wheel install (data-files)
+    here = Path(__file__).resolve()
+    return [here.parents[2] / "baselines",                          # a checkout / editable install
+            here.parents[1] / "baselines",                          # package data (lteval/baselines)
+            Path(sys.prefix) / "share" / "lteval" / "baselines",    # a wheel in a venv (data-files)
+            Path(site.getuserbase()) / "share" / "lteval" / "baselines"]  # pip install --user
 
 
 @lru_cache(maxsize=8)
