@@ -336,7 +336,10 @@ def _run_name(d: Path) -> str:
 
 def synthetic_metadata_path(config: dict | None) -> Path | None:
     """``metadata.csv`` of the synthetic set a ``data="synth"`` run config was trained on
-    (``$LTEVAL_HOME/synth/n…-d…-t…-…px-seed…``, as ``lteval.train.engine.synth_root``), else None."""
+    (``$LTEVAL_HOME/synth/n…-d…-t…-…px-seed…``, as ``lteval.train.engine.synth_root``), else None.
+
+    A complete set generated before ``metadata.csv`` existed has it written first (as
+    ``lteval data synth`` / training would), from the set's own seed."""
     if not isinstance(config, dict) or config.get("data") != "synth":
         return None
     try:
@@ -346,8 +349,25 @@ def synthetic_metadata_path(config: dict | None) -> Path | None:
         return None
     from lteval.train.config import lteval_home
 
-    p = lteval_home() / "synth" / f"n{n}-d{d}-t{t}-{s}px-seed{seed}" / "metadata.csv"
-    return p if p.is_file() else None
+    root = lteval_home() / "synth" / f"n{n}-d{d}-t{t}-{s}px-seed{seed}"
+    if not (root / "metadata.csv").is_file():
+        from lteval.data.synth import ensure_metadata, read_meta
+
+        if read_meta(root) is None:
+            return None
+        ensure_metadata(root)  # a set generated before metadata.csv existed gains it
+    return root / "metadata.csv"
+
+
+def _synthetic_metadata_of(run: LoadedRun) -> Path | None:
+    if run.kind == "pred":
+        return None
+    found = synthetic_metadata_path(run.config)
+    if found is None and run.kind == "stage" and run.path is not None:  # a stage's own config
+        base = run.path.parent.parent / "config.json"                  # may lack the data keys
+        if base.is_file():
+            found = synthetic_metadata_path(_read_json(base, "run config"))
+    return found
 
 
 def resolve_metadata(runs: Sequence[LoadedRun], metadata: str | Path | None, task: Task, *,
@@ -365,7 +385,7 @@ def resolve_metadata(runs: Sequence[LoadedRun], metadata: str | Path | None, tas
         return read_metadata(metadata, task), f"metadata from {metadata}"
     if not needed:
         return None, None
-    paths = {synthetic_metadata_path(r.config) if r.kind != "pred" else None for r in runs}
+    paths = {_synthetic_metadata_of(r) for r in runs}
     if len(paths) == 1 and None not in paths:
         path = paths.pop()
         return (read_metadata(path, task),
