@@ -177,6 +177,14 @@ def test_synthetic_runs_default_to_the_sets_metadata(runs, tmp_path, monkeypatch
     assert _data(html)["runs"][0]["dev"]["ci"]["mAP"] == ref["ci"]["mAP"]
     # no flags: the metadata is not used at all
     assert "n_clusters" not in _data(build_report([a], bootstrap=10))["runs"][0]["dev"]
+    # a set that does not hold the runs' images (regenerated since): a clear error
+    c = make_run(tmp_path, "s3", seed=3, n_dev=30, n_test=30, labels_seed=99)
+    cfg = json.loads((a / "config.json").read_text())
+    (c / "config.json").write_text(json.dumps({**cfg, "name": "s3"}))
+    r = runner.invoke(app, ["report", str(c), "--cluster-by", "PatientID", "-o",
+                            str(tmp_path / "c.html"), "--bootstrap", "5"])
+    assert r.exit_code != 0 and "was the set regenerated" in r.output
+    assert "Traceback" not in r.output
     # ambiguous (a prediction-file source is not on the set): --metadata is asked for
     r = runner.invoke(app, ["report", str(a), "--pred", f"x={a / 'predictions' / 'dev.csv'}",
                             "--dev-labels", str(a / "labels" / "dev.csv"), "--cluster-by",

@@ -91,7 +91,16 @@ def _finite(v) -> float | None:
 
 def _aligned_meta(opts: ReportOptions, sd):
     """The metadata rows of split ``sd``'s images (InputError naming the labels if any lacks one)."""
-    return opts.metadata.align(sd.ids, labels_path=sd.labels_from or sd.pred_path or "the labels")
+    from lteval.errors import InputError
+
+    try:
+        return opts.metadata.align(sd.ids, labels_path=sd.labels_from or sd.pred_path or "the labels")
+    except InputError as e:
+        if opts.metadata_note and "synthetic set" in opts.metadata_note:
+            raise InputError(f"{e.message}: the runs' images are not all in their synthetic "
+                             "set's metadata (was the set regenerated since they were "
+                             "trained?); pass --metadata META.csv", file=e.file) from None
+        raise
 
 
 def _clusters_of(opts: ReportOptions, meta) -> np.ndarray | None:
