@@ -138,3 +138,51 @@ def test_print_table_never_cuts_a_name():
         assert got == dropped, (width, text)
         assert any(long in line for line in text.splitlines()), text
         assert all(len(line) <= width for line in text.splitlines() if TABLE_CHARS & set(line))
+
+
+SITES = ["Hospital Universitario San Juan de Alicante - radiology",
+         "National Institutes of Health Clinical Center", "PA"]
+SYSTEMS = ["a model with a rather long descriptive name",
+           "another model, with an even longer descriptive name", "short"]
+
+
+@pytest.fixture(scope="module")
+def meta(files):
+    rng = np.random.default_rng(1)
+    ids = [f"img{i:04d}.png" for i in range(400)]
+    lines = ["ImageID,PatientID,site"] + [
+        f"{x},P{i // 3},{SITES[int(rng.integers(0, 3))]}" for i, x in enumerate(ids)]
+    (files / "meta.csv").write_text("\n".join(lines) + "\n")
+    return files / "meta.csv"
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_rank_keeps_system_names_whole(files, meta, columns):
+    args = ["rank", f"{SYSTEMS[0]}={files / 'a.csv'}", f"{SYSTEMS[1]}={files / 'b.csv'}",
+            f"{SYSTEMS[2]}={files / 'a.csv'}", "-l", str(files / "labels.csv"), "-b", "30",
+            "--metadata", str(meta), "--cluster-by", "PatientID"]
+    out = run(args, columns)
+    assert_whole(out, SYSTEMS)
+    prose = " ".join(out.split())  # titles and notes wrap as prose
+    assert "left out at 80 columns" in prose and "by their # in the ranking" in prose
+    wide = run(args, "200")
+    assert_whole(wide, SYSTEMS, width=200)
+    assert "P(rank 1)" in wide and "left out" not in wide
+    # two short names: pairs by name
+    short = run(["rank", f"x={files / 'a.csv'}", f"y={files / 'b.csv'}", "-l",
+                 str(files / "labels.csv"), "-b", "30"], columns)
+    assert "by their #" not in " ".join(short.split()) and re.search(r"│ y +│ x +│", short)
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_score_and_compare_strata_keep_stratum_names_whole(files, meta, columns):
+    out = run(["score", str(files / "a.csv"), "-l", str(files / "labels.csv"), "-b", "20",
+               "--metadata", str(meta), "--cluster-by", "PatientID", "--strata-by", "site",
+               "--no-classes"], columns)
+    assert "strata by 'site'" in out
+    assert_whole(out, SITES)
+    out = run(["compare", str(files / "a.csv"), str(files / "b.csv"), "-l",
+               str(files / "labels.csv"), "-b", "20", "--metadata", str(meta),
+               "--strata-by", "site"], columns)
+    assert "B − A by 'site'" in out
+    assert_whole(out, SITES)

@@ -16,6 +16,13 @@ def test_demo_without_training_writes_report(tmp_path):
     html = (tmp_path / "d" / "report.html").read_text()
     assert "model_a" in html and "model_b" in html
     assert "report:" in r.output
+    # metadata: intervals resample patients, one strata table by view, both on the page too
+    assert "clusters of 'PatientID'" in r.output
+    assert "strata by 'view'" in r.output and "largest gap between 'view' strata" in r.output
+    from html import unescape
+    page = unescape(html)
+    assert "resamples clusters of 'PatientID'" in page and 'id="strata"' in page
+    assert all(f'data-run="model_{m}" data-split="{s}"' in page for m in "ab" for s in ("dev", "test"))
 
 
 @pytest.mark.slow

@@ -357,6 +357,39 @@ def test_training_curves_render_in_the_browser(browser, report, tmp_path):
         cdp.close()
 
 
+def test_metadata_report_clusters_and_strata_in_the_browser(browser, tmp_path):
+    """--metadata/--cluster-by/--strata-by: the page loads clean, says it resampled patients
+    and shows a strata table for every run and split, computed from the metadata."""
+    a = make_run(tmp_path, "alpha", seed=1, n_dev=150, n_test=120)
+    b = make_run(tmp_path, "beta <i>x<i> &amp;", seed=2, n_dev=150, n_test=120)
+    ids = [ln.split(",", 1)[0] for s in ("dev", "test")
+           for ln in (a / "labels" / f"{s}.csv").read_text().splitlines()[1:]]
+    meta = tmp_path / "meta.csv"
+    meta.write_text("ImageID,PatientID,view\n" + "".join(
+        f"{x},P{i // 2},{('PA', 'AP', '<b>LAT</b>')[i % 3]}\n" for i, x in enumerate(ids)))
+    path = tmp_path / "meta.html"
+    path.write_text(build_report([a, b], bootstrap=20, metadata=meta, cluster_by="PatientID",
+                                 strata_by=["view"]))
+    cdp, problems, _ = open_page(browser, path)
+    try:
+        assert problems == [], problems
+        notes = cdp.evaluate("[...document.querySelectorAll('[data-kind=\"global-note\"]')]"
+                             ".map(p => p.textContent).join(' ')")
+        assert "resamples clusters of 'PatientID'" in notes and "dev 75, test 60" in notes
+        blocks = cdp.evaluate("[...document.querySelectorAll('section#strata details.strata')]"
+                              ".map(d => d.dataset.run + '|' + d.dataset.split)")
+        assert blocks == [f"{r}|{s}" for r in ("alpha", "beta <i>x<i> &amp;") for s in ("dev", "test")]
+        values = cdp.evaluate("[...document.querySelector('section#strata table.strata-table')"
+                              ".querySelectorAll('tbody tr')].map(r => r.cells[0].textContent)")
+        assert sorted(values) == sorted(["PA", "AP", "<b>LAT</b>"])  # escaped text, not markup
+        assert cdp.evaluate("document.querySelectorAll('section#strata b, section#strata i')"
+                            ".length") == 0
+        rank_text = cdp.evaluate("document.querySelector('section#ranking').textContent")
+        assert "60 clusters of PatientID" in rank_text
+    finally:
+        cdp.close()
+
+
 def test_detector_catches_csp_violations_and_requests(browser, report, tmp_path):
     """Negative control: an unhashed inline script and an external image are reported."""
     path, _ = report
@@ -372,3 +405,4 @@ def test_detector_catches_csp_violations_and_requests(browser, report, tmp_path)
         assert "img-src" in joined, problems
     finally:
         cdp.close()
+

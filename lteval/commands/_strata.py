@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-from rich.table import Table
-
 from lteval.commands._common import console, err_console
 
 
@@ -39,68 +37,75 @@ def print_cluster_note(d: dict) -> None:
                       f"{d['cluster_by']!r} (all images of a cluster together)", highlight=False)
 
 
+def _ci_cell(v, lo, hi) -> str:
+    return fmt(v, 3) + (f"\n[dim]{lo:.3f}–{hi:.3f}[/]" if lo is not None else "")
+
+
 def print_strata(d: dict) -> None:
     """One table per --strata-by column: every stratum's figures (with CI), then the gaps.
 
-    Stratum names stay whole; figures are added (mAP, mAUROC, tail mAP, mF1, ECE) while
-    the table fits the console width.
+    Printed with :func:`lteval.commands._tables.print_table`: stratum names stay whole on
+    one line at any width; figures are dropped from the right (ECE, mF1, tail mAP, mAUROC)
+    when the table does not fit, and the table says which.
     """
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
     strata = d.get("strata")
     if not strata:
         return
-    candidates = [("mAP", "mAP"), ("mAUROC", "mAUROC")]
+    figures = [("mAP", "mAP", 0), ("mAUROC", "mAUROC", 2)]
     if any("tail" in (e.get("groups") or {}) for e in strata.values()):
-        candidates.append(("tail.mAP", "tail mAP"))
-    candidates += [("mF1", "mF1"), ("ece", "ECE")]
+        figures.append(("tail.mAP", "tail mAP", 3))
+    figures += [("mF1", "mF1", 4), ("ece", "ECE", 5)]
     by_col: dict[str, list] = {}
     for e in strata.values():
         by_col.setdefault(e["column"], []).append(e)
-    width = console.width
     for col, entries in by_col.items():
-        name_w = max([len(col)] + [len(e["value"]) for e in entries])
         has_ci = any(e.get("ci") for e in entries)
-        cell_w = 13 if has_ci else 6
-        budget = width - (name_w + 4) - (len(str(max(e["n_samples"] for e in entries))) + 3) - 1
-        shown = candidates[:max(1, budget // (cell_w + 3))]
-        t = Table(title=f"strata by {col!r}" + (f" ({int(d['ci']['level'] * 100)}% CI)"
-                                                if has_ci and d.get("ci") else ""),
-                  title_justify="left")
-        t.add_column(col, no_wrap=True, min_width=name_w)
-        t.add_column("n", justify="right", no_wrap=True)
-        for _, head in shown:
-            t.add_column(head, justify="right", no_wrap=True)
+        cols = [Col(escape(col), "left", name=True), Col("n")] + [
+            Col(head, drop=drop) for _, head, drop in figures]
+        rows = []
         for e in entries:
             ci = e.get("ci") or {}
             cells = []
-            for key, _ in shown:
+            for key, _, _ in figures:
                 if "." in key:
                     g, k = key.split(".", 1)
                     v = (e["groups"].get(g) or {}).get(k)
                 else:
                     v = e["overall"][key]
                 lo, hi = ci.get(key, [None, None]) if ci else (None, None)
-                cells.append(fmt(v, 3) + (f"\n[dim]{lo:.3f}–{hi:.3f}[/]" if lo is not None else ""))
-            t.add_row(e["value"], str(e["n_samples"]), *cells)
-        console.print(t)
+                cells.append(_ci_cell(v, lo, hi))
+            rows.append([escape(e["value"]), str(e["n_samples"]), *cells])
+        level = (f" ({int(d['ci']['level'] * 100)}% CI)" if has_ci and d.get("ci") else "")
+        print_table(console, escape(f"strata by {col!r}{level}"), cols, rows)
         gap = (d.get("strata_gap") or {}).get(col) or {}
         parts = [f"{k} {v['gap']:.4f} ({v['high']} vs {v['low']})"
                  for k, v in ((k, gap.get(k)) for k in ("mAP", "mAUROC")) if v]
         if parts:
-            console.print(f"largest gap between {col!r} strata: {'; '.join(parts)}", highlight=False)
+            console.print(f"largest gap between {col!r} strata: {'; '.join(parts)}",
+                          highlight=False, markup=False)
         empty = [e["value"] for e in entries if e["n_samples"] == 0]
         if empty:
-            console.print(f"no images in: {', '.join(empty)} (figures null)", highlight=False)
+            console.print(f"no images in: {', '.join(empty)} (figures null)", highlight=False,
+                          markup=False)
         short = [f"{e['value']} ({e['n_empty_classes']})" for e in entries
                  if e["n_samples"] and e.get("n_empty_classes")]
         if short:
             policy = d.get("empty_class_policy", "zero")
             console.print(f"classes without positives, by stratum: {', '.join(short)}; "
                           + ("their AP counts as 0" if policy == "zero" else "left out of mAP"),
-                          highlight=False)
+                          highlight=False, markup=False)
 
 
 def print_compare_strata(d: dict, figure: str = "mAP") -> None:
-    """Per-stratum B − A of ``figure`` for ``lteval compare --strata-by``."""
+    """Per-stratum B − A of ``figure`` for ``lteval compare --strata-by`` (names whole)."""
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+
     strata = d.get("strata")
     if not strata:
         return
@@ -108,19 +113,18 @@ def print_compare_strata(d: dict, figure: str = "mAP") -> None:
     for e in strata.values():
         by_col.setdefault(e["column"], []).append(e)
     for col, entries in by_col.items():
-        t = Table(title=f"{figure}, B − A by {col!r} (each stratum resampled alone)",
-                  title_justify="left")
-        t.add_column(col, no_wrap=True)
-        for head in ("n", "A", "B", "B − A", "95% CI", "p"):
-            t.add_column(head, justify="right", no_wrap=True)
+        cols = [Col(escape(col), "left", name=True), Col("n", drop=4), Col("A", drop=2),
+                Col("B", drop=3), Col("B − A"), Col("95% CI", drop=1), Col("p", drop=5)]
+        rows = []
         for e in entries:
             v = (e.get("figures") or {}).get(figure)
             if not v:
-                t.add_row(e["value"], str(e["n_samples"]), "—", "—", "—", "", "—")
+                rows.append([escape(e["value"]), str(e["n_samples"]), "—", "—", "—", "", "—"])
                 continue
             lo, hi = v["ci"]
-            t.add_row(e["value"], str(e["n_samples"]), fmt(v["a"]), fmt(v["b"]),
-                      "—" if v["diff"] is None else f"{v['diff']:+.4f}",
-                      "" if lo is None else f"[{lo:+.3f}, {hi:+.3f}]",
-                      "—" if v["p_value"] is None else f"{v['p_value']:.3f}")
-        console.print(t)
+            rows.append([escape(e["value"]), str(e["n_samples"]), fmt(v["a"]), fmt(v["b"]),
+                         "—" if v["diff"] is None else f"{v['diff']:+.4f}",
+                         "" if lo is None else f"[{lo:+.3f}, {hi:+.3f}]",
+                         "—" if v["p_value"] is None else f"{v['p_value']:.3f}"])
+        print_table(console, escape(f"{figure}, B − A by {col!r} (each stratum resampled alone)"),
+                    cols, rows)

@@ -38,6 +38,18 @@ def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     out.mkdir(parents=True, exist_ok=True)
     half = n // 2
+    # metadata as the synthetic set writes it (own random stream: labels and predictions unchanged):
+    # patients with 1-4 images, view, centre
+    mrng = np.random.default_rng([seed, 4000])
+    patient = np.repeat(np.arange(n), mrng.integers(1, 5, n))[:n]
+    view = np.where(mrng.random(n) < 0.3, "AP", np.where(mrng.random(n) < 0.2, "LAT", "PA"))
+    meta = ["ImageID,PatientID,view,centre"] + [
+        f"{ids[i]},{patient[i] + (n if i >= half else 0)},{view[i]},{'A' if i < half else 'B'}"
+        for i in range(n)]
+    from lteval.io.atomic import write_text_atomic
+
+    write_text_atomic(out / "metadata.csv", "\n".join(meta) + "\n")
+    paths["metadata"] = out / "metadata.csv"
     for split, rows in (("dev", slice(0, half)), ("test", slice(half, n))):
         noise = rng.normal(size=y[rows].shape) * (1.0 if split == "dev" else 1.4)  # test: a shift
         base = np.log(prev / (1 - prev))
@@ -64,20 +76,29 @@ def _stage_thresholds(stage: Path):
     return parse_thresholds(obj, get_task(obj.get("task")), f)
 
 
+#: The demo's metadata view: intervals resample patients, one strata table by view.
+CLUSTER_BY, STRATA_BY = "PatientID", "view"
+
+
 def _print_split(pred: Path, labels: Path, title: str, bootstrap: int, show_classes: bool,
-                 threshold=0.5) -> None:
+                 threshold=0.5, metadata: Path | None = None, strata: bool = False) -> None:
     import warnings
 
+    from lteval.commands._strata import print_cluster_note, print_strata
     from lteval.commands.score import print_report
     from lteval.scoring import score
 
+    meta = dict(metadata=metadata, cluster_by=CLUSTER_BY if bootstrap else None,
+                strata_by=[STRATA_BY] if strata else ()) if metadata is not None else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rep = score(pred, labels, n_boot=bootstrap, threshold=threshold)
+        rep = score(pred, labels, n_boot=bootstrap, threshold=threshold, **meta)
     from rich.markup import escape
 
     console.print(f"\n[bold]── {escape(title)} ──[/]", soft_wrap=True, highlight=False)
     print_report(rep, show_classes=show_classes)
+    print_cluster_note(rep.to_dict())
+    print_strata(rep.to_dict())
 
 
 def _demo_without_training(out: Path, bootstrap: int) -> Path:
@@ -86,12 +107,14 @@ def _demo_without_training(out: Path, bootstrap: int) -> Path:
     p = make_example(out)
     err_console.print(f"example predictions and labels written to {out}/")
     for name in ("model_a", "model_b"):
-        _print_split(p[f"{name}_dev"], p["labels_dev"], f"{name} — dev", bootstrap, False)
+        _print_split(p[f"{name}_dev"], p["labels_dev"], f"{name} — dev", bootstrap, False,
+                     metadata=p["metadata"], strata=name == "model_b")
     return render_report(
         [PredSource("model_a", p["model_a_dev"], p["model_a_test"]),
          PredSource("model_b", p["model_b_dev"], p["model_b_test"])],
         out / "report.html", dev_labels=p["labels_dev"], test_labels=p["labels_test"],
-        bootstrap=bootstrap, force=True, progress=True)
+        bootstrap=bootstrap, force=True, progress=True, metadata=p["metadata"],
+        cluster_by=CLUSTER_BY if bootstrap else None, strata_by=[STRATA_BY])
 
 
 def demo_command(
@@ -120,6 +143,10 @@ def demo_command(
     stage_dir = run_pipeline(name, data="synth", preset=preset, out=out / "runs",
                              force=force, progress=True)
     run_dir = stage_dir.parent.parent if stage_dir.parent.name == "post" else stage_dir
+    from lteval.report.sources import synthetic_metadata_path
+    from lteval.train.rundir import read_config
+
+    metadata = synthetic_metadata_path(read_config(run_dir))  # the synthetic set's metadata.csv
     for split in ("dev", "test"):
         for d, label in ((run_dir, baseline),
                          (stage_dir, f"{baseline}+calib (thresholds fitted on calib)")):
@@ -127,9 +154,12 @@ def demo_command(
             if pred.exists() and labels.exists():
                 _print_split(pred, labels, f"{label} — {split}", bootstrap,
                              show_classes=(split == "test" and d == run_dir),
-                             threshold=_stage_thresholds(d) if d != run_dir else 0.5)
+                             threshold=_stage_thresholds(d) if d != run_dir else 0.5,
+                             metadata=metadata, strata=(split == "test" and d == run_dir))
+    meta_kw = dict(metadata=metadata, cluster_by=CLUSTER_BY if bootstrap else None,
+                   strata_by=[STRATA_BY]) if metadata is not None else {}
     report = render_report([run_dir], out / "report.html", bootstrap=bootstrap, force=True,
-                           progress=True)
+                           progress=True, **meta_kw)
     console.print(f"\n[bold]run:[/] {run_dir}\n[bold]report:[/] {report}\n"
                   f"finished in {time.perf_counter() - t0:.0f} s", soft_wrap=True, highlight=False)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
 from lteval.commands._common import TASK_HELP, console, err_console, guarded
 from lteval.commands.score import EmptyClass
@@ -21,60 +20,53 @@ def _p(x) -> str:
 def print_rank(d: dict) -> None:
     """Tables of a RankResult dict: the ranking with rank uncertainty, then every pair.
 
-    Names stay whole: when they do not fit beside the figures, the tables refer to
-    systems by position (#1, #2, ...) and a legend lists the full names.
+    Printed with :func:`lteval.commands._tables.print_table`: system names stay whole on
+    one line at 80 columns and when piped (figures are dropped first, then rows stacked).
     """
+    from rich.markup import escape
+
     from lteval.commands._strata import cluster_note
+    from lteval.commands._tables import Col, _table_width, cell_width, print_table
 
     order = d["ranking"]
-    tag = {name: f"#{i + 1}" for i, name in enumerate(order)}
-    longest = max(len(x) for x in order)
-    width = console.width
-    names_in_ranking = longest + 58 <= width
-    names_in_pairs = 2 * longest + 40 <= width
     direction = "higher" if d["higher_is_better"] else "lower"
-    console.print(f"ranking by {d['metric']} ({direction} is better): {d['n_samples']} samples, "
-                  f"{d['n_boot']} paired resamples{cluster_note(d)}", highlight=False)
-    if not (names_in_ranking and names_in_pairs):
-        for name in order:
-            console.print(f"  {tag[name]:>4} = {name}", highlight=False, soft_wrap=True)
-    t = Table(title_justify="left")
-    t.add_column("#", justify="right", no_wrap=True)
-    t.add_column("rank", justify="right", no_wrap=True)
-    if names_in_ranking:
-        t.add_column("system", no_wrap=True)
-    t.add_column(d["metric"], justify="right", no_wrap=True)
-    t.add_column("mean rank", justify="right", no_wrap=True)
-    t.add_column(f"{int(d['level'] * 100)}% rank CI", justify="right", no_wrap=True)
-    t.add_column("P(rank 1)", justify="right", no_wrap=True)
+    level = int(d["level"] * 100)
+    head = (f"ranking by {d['metric']} ({direction} is better): {d['n_samples']} samples, "
+            f"{d['n_boot']} paired resamples{cluster_note(d)}")
+    tag = {name: f"#{i + 1}" for i, name in enumerate(order)}
+    cols = [Col("#"), Col("rank"), Col("system", "left", name=True), Col(escape(d["metric"])),
+            Col("mean rank", drop=2), Col(f"{level}% rank CI", drop=3), Col("P(rank 1)", drop=1)]
+    rows = []
     for name in order:
         v = d["values"][name]
         lo, hi = d["rank_ci"][name]
-        t.add_row(tag[name], str(d["ranks"][name]), *([name] if names_in_ranking else []),
-                  "—" if v is None else f"{v:.4f}", f"{d['mean_rank'][name]:.2f}",
-                  f"{lo}–{hi}" if lo != hi else str(lo),
-                  f"{d['rank_probabilities'][name][0]:.3f}")
-    console.print(t)
-    console.print("pairs: P(first better than second) over the resamples; two-sided paired "
-                  "bootstrap p-value, raw and Holm-adjusted over all pairs", highlight=False)
-    pt = Table()
-    pt.add_column("first", no_wrap=True)
-    pt.add_column("second", no_wrap=True)
-    for col in ("P(better)", "p", "p (Holm)"):
-        pt.add_column(col, justify="right", no_wrap=True)
-    label = (lambda x: x) if names_in_pairs else (lambda x: tag[x])
+        rows.append([tag[name], str(d["ranks"][name]), escape(name), "—" if v is None else f"{v:.4f}",
+                     f"{d['mean_rank'][name]:.2f}", f"{lo}–{hi}" if lo != hi else str(lo),
+                     f"{d['rank_probabilities'][name][0]:.3f}"])
+    print_table(console, escape(head), cols, rows)
+    # pairs by name when two names fit beside the figures, else by position (#k above)
+    firsts, seconds = order[:-1], order[1:]
+    fits = _table_width([max(cell_width(escape(x)) for x in firsts + ["first"]),
+                         max(cell_width(escape(x)) for x in seconds + ["second"]),
+                         9, 7, 8]) <= console.width
+    label = (lambda x: escape(x)) if fits else (lambda x: tag[x])
+    cols = [Col("first", "left", name=True), Col("second", "left", name=True),
+            Col("P(better)", drop=1), Col("p", drop=2), Col("p (Holm)")]
+    rows = []
     for i, a in enumerate(order):
         for b in order[i + 1:]:
             holm = d["pairwise_p_holm"][a][b]
             sig = holm is not None and holm < 0.05
-            pt.add_row(label(a), label(b), f"{d['pairwise'][a][b]:.3f}", _p(d["pairwise_p"][a][b]),
-                       f"[bold]{_p(holm)}[/]" if sig else _p(holm))
-    console.print(pt)
+            rows.append([label(a), label(b), f"{d['pairwise'][a][b]:.3f}",
+                         _p(d["pairwise_p"][a][b]), f"[bold]{_p(holm)}[/]" if sig else _p(holm)])
+    print_table(console, "pairs: P(first better than second) over the resamples; two-sided "
+                "paired bootstrap p-value, raw and Holm-adjusted over all pairs"
+                + ("" if fits else "; systems by their # in the ranking above"), cols, rows)
     tau = d["kendall_tau"]
     if tau["mean"] is not None:
         lo, hi = tau["ci"]
         console.print(f"Kendall's tau-b, resampled vs full-data ranking: mean {tau['mean']:.3f}, "
-                      f"{int(d['level'] * 100)}% CI [{lo:.3f}, {hi:.3f}]", highlight=False)
+                      f"{level}% CI [{lo:.3f}, {hi:.3f}]", highlight=False)
 
 
 def rank_command(

@@ -43,6 +43,19 @@ def report(
                                     "section ranks the runs by (paired bootstrap, as 'lteval rank "
                                     "--metric'): mAP, mAUROC, mF1, ece, mce, brier, a group figure "
                                     "such as tail_mAP, or per_class.<class>.ap."),
+    metadata: Optional[Path] = typer.Option(
+        None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, "
+        "sex, age, ...), joined by ID with every run's images. Default, for run directories on "
+        "one synthetic set: that set's metadata.csv (the page says so)."),
+    cluster_by: Optional[str] = typer.Option(
+        None, "--cluster-by", help="Metadata column (e.g. PatientID): every interval and paired "
+        "test on the page (leaderboard, dev-vs-test gaps, rank robustness, strata) resamples its "
+        "clusters instead of images, as 'lteval score --cluster-by'."),
+    strata_by: Optional[List[str]] = typer.Option(
+        None, "--strata-by", help="Metadata column to score each value of separately, for every "
+        "run and split (repeatable), as 'lteval score --strata-by'; e.g. view, centre, age."),
+    bins: str = typer.Option("4", "--bins", help="How --strata-by cuts a numeric column: a "
+                             "number of equal-count bins, or cut points such as 40,60,80."),
     stages: bool = typer.Option(True, "--stages/--no-stages",
                                 help="Include the post-training stages of each run directory."),
     title: Optional[str] = typer.Option(None, "--title", help="Page title."),
@@ -54,7 +67,8 @@ def report(
 
     Examples: 'lteval report runs/* -o report.html';
     'lteval report --pred mine=dev.csv:test.csv --dev-labels dev_labels.csv
-    --test-labels test_labels.csv -o report.html'.
+    --test-labels test_labels.csv -o report.html';
+    'lteval report runs/* --metadata metadata.csv --cluster-by PatientID --strata-by view'.
     """
     from lteval.errors import UsageError
     from lteval.io.atomic import check_writable
@@ -68,10 +82,19 @@ def report(
     sources += [parse_pred_spec(s) for s in (pred or [])]
     if not sources:
         raise UsageError("nothing to report: give run directories or --pred NAME=DEV.csv[:TEST.csv]")
-    out = render_report(sources, output, dev_labels=dev_labels, test_labels=test_labels,
-                        train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
-                        seed=seed, pr_classes=pr_class or None, with_stages=stages, title=title,
-                        force=force, progress=True, rank_metric=rank_metric)
+    import warnings
+
+    from lteval.commands._strata import print_metadata_warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = render_report(sources, output, dev_labels=dev_labels, test_labels=test_labels,
+                            train_labels=train_labels, counts=counts, task=task,
+                            bootstrap=bootstrap, seed=seed, pr_classes=pr_class or None,
+                            with_stages=stages, title=title, force=force, progress=True,
+                            rank_metric=rank_metric, metadata=metadata, cluster_by=cluster_by,
+                            strata_by=strata_by or (), bins=bins)
+    print_metadata_warnings(caught)
     console.print(f"wrote {out}", highlight=False, markup=False)
 
 

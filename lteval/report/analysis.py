@@ -40,7 +40,7 @@ class SplitResult:
 
 
 def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, groups,
-              threshold, n_boot: int, seed: int) -> tuple[dict, dict | None]:
+              threshold, n_boot: int, seed: int, clusters=None) -> tuple[dict, dict | None]:
     from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
     from lteval.metrics.report import EmptyClassWarning, score_arrays
 
@@ -48,6 +48,10 @@ def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, g
         warnings.simplefilter("ignore", EmptyClassWarning)
         rep = score_arrays(y, p, classes, task=task, threshold=threshold, groups=groups, n_boot=0)
     score = rep.to_dict()
+    if clusters is not None:  # as lteval score --cluster-by records it
+        from lteval.metrics.bootstrap import cluster_codes
+
+        score["n_clusters"] = int(cluster_codes(clusters, len(y))[1])
     dist = None
     if n_boot:
         gidx = dict(groups.indices(classes)) if groups is not None else {}
@@ -55,7 +59,7 @@ def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, g
         for j in range(len(classes)):
             gidx[CLASS_KEY.format(j)] = np.array([j], dtype=np.int64)
         dist = bootstrap_distribution(y, p, n_boot=n_boot, seed=seed, threshold=threshold,
-                                      groups=gidx)
+                                      groups=gidx, clusters=clusters)
         ci: dict[str, Any] = {"level": LEVEL, "n_boot": int(n_boot)}
         for k, v in dist.items():
             if not k.startswith("__c"):

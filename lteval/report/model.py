@@ -38,6 +38,11 @@ class ReportOptions:
     title: str | None = None
     workers: int | None = None
     rank_metric: str = "mAP"
+    metadata: Any = None               # lteval.io.metadata.MetadataTable joined by ID, or None
+    metadata_note: str | None = None   # where it came from (said on the page)
+    cluster_by: str | None = None      # resample clusters of this column in every interval / test
+    strata_by: Sequence[str] = ()      # metadata columns scored per stratum
+    bins: Any = 4                      # --bins for numeric strata columns
 
 
 @dataclass
@@ -47,6 +52,7 @@ class RunResult:
     dev: SplitResult | None = None
     test: SplitResult | None = None
     notes: list[str] = field(default_factory=list)
+    strata: dict[str, dict] = field(default_factory=dict)  # split → {"strata", "strata_gap"}
 
     def split(self, s: str) -> SplitResult | None:
         return self.dev if s == "dev" else self.test
@@ -83,10 +89,47 @@ def _finite(v) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+def _aligned_meta(opts: ReportOptions, sd):
+    """The metadata rows of split ``sd``'s images (InputError naming the labels if any lacks one)."""
+    from lteval.errors import InputError
+
+    try:
+        return opts.metadata.align(sd.ids, labels_path=sd.labels_from or sd.pred_path or "the labels")
+    except InputError as e:
+        if opts.metadata_note and "synthetic set" in opts.metadata_note:
+            raise InputError(f"{e.message}: the runs' images are not all in their synthetic "
+                             "set's metadata (was the set regenerated since they were "
+                             "trained?); pass --metadata META.csv", file=e.file) from None
+        raise
+
+
+def _clusters_of(opts: ReportOptions, meta) -> np.ndarray | None:
+    from lteval.io.metadata import cluster_labels
+
+    return None if opts.cluster_by is None else cluster_labels(meta, opts.cluster_by)
+
+
+def _split_strata(y, p, task, groups, opts: ReportOptions, meta, clusters, threshold, seed) -> dict:
+    """``lteval score --strata-by`` on one split: the same calls, so the same figures."""
+    from lteval.metrics.strata import score_strata, strata_gap_by_column, stratum_labels
+
+    kw = dict(task=task.name, threshold=threshold, groups=groups, n_boot=int(opts.bootstrap),
+              seed=seed)
+    strata: dict = {}
+    cols = list(opts.strata_by)
+    for col in cols:
+        lab, order = stratum_labels(meta.column(col, what="--strata-by column"), opts.bins)
+        strata.update(score_strata(y, p, task.classes, lab, order, column=col,
+                                   prefix="" if len(cols) == 1 else f"{col}=", clusters=clusters,
+                                   **kw))
+    return {"strata": strata, "strata_gap": strata_gap_by_column(strata),
+            "cluster_by": opts.cluster_by if clusters is not None else None}
+
+
 def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
                 progress: Callable[[], None] | None) -> list[RunResult]:
     results = [RunResult(r, f"run-{i + 1}", notes=list(r.notes)) for i, r in enumerate(runs)]
-    jobs, where = [], []
+    jobs, where, metas = [], [], []
     for rr in results:
         for s in ("dev", "test"):
             sd = rr.run.splits.get(s)
@@ -94,10 +137,14 @@ def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
                 continue
             if sd.y is not None and sd.p is not None:
                 thr = rr.run.thresholds if rr.run.thresholds is not None else 0.5
+                meta = _aligned_meta(opts, sd) if opts.metadata is not None else None
+                clusters = _clusters_of(opts, meta) if meta is not None else None
                 jobs.append(dict(y=sd.y, p=sd.p, classes=list(task.classes), task=task.name,
                                  groups=groups, threshold=thr, n_boot=int(opts.bootstrap),
-                                 seed=int(opts.seed) + (1 if s == "test" else 0)))
+                                 seed=int(opts.seed) + (1 if s == "test" else 0),
+                                 clusters=clusters))
                 where.append((rr, s))
+                metas.append(meta)
             elif sd.stored_score is not None:
                 res = SplitResult(sd.stored_score, None, computed=False)
                 setattr(rr, s, res)
@@ -106,8 +153,13 @@ def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
             elif rr.run.kind != "pred":  # (prediction files already carry their own note)
                 rr.notes.append(f"{s}: predictions without labels, not scored")
     outs = evaluate_all(jobs, workers=opts.workers, progress=progress)
-    for (rr, s), (score, dist) in zip(where, outs):
+    for (rr, s), (score, dist), job, meta in zip(where, outs, jobs, metas):
         setattr(rr, s, SplitResult(score, dist, computed=True))
+        if job["clusters"] is not None:
+            score["cluster_by"] = opts.cluster_by
+        if opts.strata_by and meta is not None:
+            rr.strata[s] = _split_strata(job["y"], job["p"], task, groups, opts, meta,
+                                         job["clusters"], job["threshold"], job["seed"])
         stored = rr.run.splits[s].stored_score
         if stored is not None:
             a, b = _get(stored, "mAP"), _get(score, "mAP")
@@ -290,6 +342,21 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     if not has_test:
         notes.append("No test labels were given: this report shows the dev split only, so it "
                      "cannot show a dev→test gap. Pass --test-labels (or runs with labels/test.csv).")
+    if opts.metadata_note:
+        notes.append(opts.metadata_note.rstrip(".") + ".")
+    if opts.cluster_by is not None:
+        n_cl = [f"{s} {getattr(rr, s).score['n_clusters']}" for rr in results for s in ("dev", "test")
+                if getattr(rr, s) is not None and getattr(rr, s).score
+                and getattr(rr, s).score.get("n_clusters") is not None]
+        seen: list[str] = []
+        for x in n_cl:  # runs on the same labels share the count
+            if x not in seen:
+                seen.append(x)
+        notes.append(f"Every interval and paired test on this page (leaderboard intervals, "
+                     f"dev-vs-test gap intervals, rank robustness, strata) resamples clusters of "
+                     f"{opts.cluster_by!r} instead of images (all images of a cluster together; "
+                     f"n_clusters: {', '.join(seen) or 'none'}), as 'lteval score --cluster-by'."
+                     + ("" if opts.bootstrap else " With --bootstrap 0 there are no intervals."))
     order, prev, prev_src = _class_order(task, groups, results)
     eval_split = _eval_split(results, has_test)
 
@@ -417,10 +484,12 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
 
     data = {"lteval_version": __version__, "task": task.name, "bootstrap": int(opts.bootstrap),
             "seed": int(opts.seed),
+            **({"cluster_by": opts.cluster_by} if opts.cluster_by else {}),
             "runs": [{"name": rr.run.name, "anchor": rr.anchor,
                       "dev": rr.dev.score if rr.dev else None,
                       "test": rr.test.score if rr.test else None,
-                      **({"curves": rr.run.curves.to_dict()} if rr.run.curves is not None else {})}
+                      **({"curves": rr.run.curves.to_dict()} if rr.run.curves is not None else {}),
+                      **({"strata": rr.strata} if rr.strata else {})}
                      for rr in results],
             "rankings": [r["data"] for r in ranking["views"]]}
     group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
@@ -564,24 +633,34 @@ def _ranking(results: list[RunResult], task, groups, opts: ReportOptions,
     if any(r.run.thresholds is not None for r in results) and opts.rank_metric in ("mF1",):
         out["notes"].append("mF1 is ranked at threshold 0.5 for every run (not the stages' "
                             "fitted thresholds).")
+    clusters = None
+    if opts.metadata is not None and opts.cluster_by is not None:
+        from lteval.io.metadata import cluster_labels
+
+        clusters = [cluster_labels(opts.metadata.align(g["ids"], labels_path=f"the {split} labels"),
+                                   opts.cluster_by) for g in sets]
     out["views"] = rank_groups(sets, metric=opts.rank_metric, n_boot=int(opts.bootstrap),
                                seed=int(opts.seed) + (1 if split == "test" else 0), task=task,
-                               label_groups=groups, split=split)
+                               label_groups=groups, split=split, clusters=clusters,
+                               cluster_by=opts.cluster_by)
     return out
 
 
 def _strata(results: list[RunResult]) -> list[dict[str, Any]]:
-    """Per-stratum tables from score files that carry ``"strata"`` (``lteval score --strata-by``).
-
-    The report has no metadata of its own, so these figures are copied from the run's
-    ``scores/<split>.json``, never recomputed; a figure a stratum is too small for is shown
-    as such (the score file holds null there).
+    """Per-stratum tables: computed with --strata-by from the report's metadata (the same
+    :func:`lteval.metrics.strata.score_strata` calls as ``lteval score --strata-by``), else
+    copied from score files that carry ``"strata"``; a figure a stratum is too small for is
+    shown as such (null there).
     """
     out = []
     for rr in results:
         for split in ("dev", "test"):
             sd = rr.run.splits.get(split)
             stored = sd.stored_score if sd is not None else None
+            source = f"scores/{sd.source_split}.json" if sd is not None else ""
+            if split in rr.strata:  # computed here from --metadata (lteval score --strata-by)
+                stored = rr.strata[split]
+                source = "the report's metadata, scored as 'lteval score --strata-by' does"
             st = stored.get("strata") if isinstance(stored, dict) else None
             if not isinstance(st, dict) or not st:
                 continue
@@ -614,6 +693,6 @@ def _strata(results: list[RunResult]) -> list[dict[str, Any]]:
                                 f"{g.get('low')} (lowest)")
                 blocks.append({"column": col, "rows": rows, "gap": gap_text})
             out.append({"name": rr.run.name, "anchor": rr.anchor, "split": split,
-                        "source": f"scores/{sd.source_split}.json", "groups": group_names,
+                        "source": source, "groups": group_names,
                         "blocks": blocks, "cluster_by": stored.get("cluster_by")})
     return out

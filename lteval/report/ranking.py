@@ -121,8 +121,12 @@ def shared_label_sets(items: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndar
 
 
 def rank_groups(groups_: Sequence[Mapping[str, Any]], *, metric: str, n_boot: int, seed: int,
-                task, label_groups, split: str) -> list[dict[str, Any]]:
-    """Rank each group with :func:`lteval.metrics.rank.rank_systems`; their views."""
+                task, label_groups, split: str, clusters: Sequence[np.ndarray] | None = None,
+                cluster_by: str | None = None) -> list[dict[str, Any]]:
+    """Rank each group with :func:`lteval.metrics.rank.rank_systems`; their views.
+
+    ``clusters``: one (m,) cluster array per group (rows of its ``ids``), resampled instead
+    of images, as ``lteval rank --cluster-by`` does."""
     from lteval.metrics.rank import rank_systems
 
     out = []
@@ -130,8 +134,11 @@ def rank_groups(groups_: Sequence[Mapping[str, Any]], *, metric: str, n_boot: in
     gidx = {g: i for g, i in gidx.items() if len(i)}
     for k, g in enumerate(groups_):
         res = rank_systems(g["y"], g["p"], metric=metric, n_boot=n_boot, seed=seed,
-                           groups=gidx, classes=list(task.classes))
+                           groups=gidx, classes=list(task.classes),
+                           clusters=None if clusters is None else clusters[k])
         res.task = task.name
+        if clusters is not None:
+            res.cluster_by = cluster_by
         d = res.to_dict()
         label = split + (f", group {k + 1}" if len(groups_) > 1 else "")
         out.append({**rank_view(d, label=label), "data": d, "split": split})

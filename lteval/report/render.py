@@ -105,7 +105,8 @@ def build_report(sources: Iterable[str | Path | PredSource], *, dev_labels=None,
                  train_labels=None, counts=None, task=None, bootstrap: int = DEFAULT_BOOTSTRAP,
                  seed: int = 0, pr_classes: Sequence[str] | None = None, with_stages: bool = True,
                  title: str | None = None, workers: int | None = None,
-                 progress: bool = False, rank_metric: str = "mAP") -> str:
+                 progress: bool = False, rank_metric: str = "mAP", metadata=None,
+                 cluster_by: str | None = None, strata_by: Sequence[str] = (), bins=4) -> str:
     """The report as an HTML string (see :func:`render_report`)."""
     from lteval.report.model import ReportOptions, build_model
     from lteval.scoring import resolve_groups
@@ -121,8 +122,21 @@ def build_report(sources: Iterable[str | Path | PredSource], *, dev_labels=None,
     gidx = {g: i for g, i in dict(groups.indices(t.classes)).items() if len(i)} \
         if groups is not None else {}
     rank_metric = resolve_metric(rank_metric, groups=gidx, classes=list(t.classes)).name
+    from lteval.metrics.strata import parse_bins
+    from lteval.report.sources import resolve_metadata
+
+    strata_by = [strata_by] if isinstance(strata_by, str) else list(strata_by or ())
+    if len(set(strata_by)) != len(strata_by):
+        raise UsageError(f"--strata-by names a column twice: {strata_by}")
+    bins = parse_bins(bins)
+    meta, meta_note = resolve_metadata(runs, metadata, t, needed=bool(cluster_by or strata_by))
+    if meta is not None:
+        for col in ([cluster_by] if cluster_by else []) + strata_by:
+            meta.column(col, what="--cluster-by column" if col == cluster_by else "--strata-by column")
     opts = ReportOptions(bootstrap=bootstrap, seed=seed, pr_classes=pr_classes, title=title,
-                         workers=workers, rank_metric=rank_metric)
+                         workers=workers, rank_metric=rank_metric, metadata=meta,
+                         metadata_note=meta_note, cluster_by=cluster_by, strata_by=strata_by,
+                         bins=bins)
     n_jobs = sum(1 for r in runs for s in r.splits.values() if s.y is not None)
     prog, tick = _progress_bar(n_jobs, progress)
     if prog is not None:
@@ -138,7 +152,8 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
                   bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
                   pr_classes: Sequence[str] | None = None, with_stages: bool = True,
                   title: str | None = None, force: bool = False, workers: int | None = None,
-                  progress: bool = False, rank_metric: str = "mAP") -> Path:
+                  progress: bool = False, rank_metric: str = "mAP", metadata=None,
+                  cluster_by: str | None = None, strata_by: Sequence[str] = (), bins=4) -> Path:
     """Write the HTML report comparing ``sources`` to ``out_path``; returns the path.
 
     ``sources``: run directories (each with its ``post/<stage>`` sub-directories as runs
@@ -148,7 +163,11 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
     ``train_labels`` / ``counts``: training label counts for the head / medium / tail
     groups (default: the task's built-in counts). ``rank_metric``: the figure runs sharing
     labels are ranked by (paired bootstrap, as ``lteval rank --metric``; any figure of the
-    score JSON, e.g. ``tail_mAP``, ``ece``). The output is written atomically and an
+    score JSON, e.g. ``tail_mAP``, ``ece``). ``metadata`` (CSV of ImageID + columns, joined
+    by ID; for run directories on one synthetic set it defaults to that set's ``metadata.csv``
+    when ``cluster_by`` / ``strata_by`` need it), ``cluster_by`` (every interval and paired
+    test resamples that column's clusters), ``strata_by`` / ``bins``: as ``lteval score``.
+    The output is written atomically and an
     existing file is only replaced with ``force=True``.
     """
     from lteval.io.atomic import check_writable, write_text_atomic
@@ -160,7 +179,8 @@ def render_report(sources: Iterable[str | Path | PredSource], out_path: str | Pa
     html = build_report(sources, dev_labels=dev_labels, test_labels=test_labels,
                         train_labels=train_labels, counts=counts, task=task, bootstrap=bootstrap,
                         seed=seed, pr_classes=pr_classes, with_stages=with_stages, title=title,
-                        workers=workers, progress=progress, rank_metric=rank_metric)
+                        workers=workers, progress=progress, rank_metric=rank_metric,
+                        metadata=metadata, cluster_by=cluster_by, strata_by=strata_by, bins=bins)
     write_text_atomic(out, html, force=True)
     import os
 

@@ -332,3 +332,65 @@ def _describe_thresholds(path: Path, obj: Any) -> str:
 
 def _run_name(d: Path) -> str:
     return Path(d).resolve().name
+
+
+def synthetic_metadata_path(config: dict | None) -> Path | None:
+    """``metadata.csv`` of the synthetic set a ``data="synth"`` run config was trained on
+    (``$LTEVAL_HOME/synth/n…-d…-t…-…px-seed…``, as ``lteval.train.engine.synth_root``), else None.
+
+    A complete set generated before ``metadata.csv`` existed has it written first (as
+    ``lteval data synth`` / training would), from the set's own seed."""
+    if not isinstance(config, dict) or config.get("data") != "synth":
+        return None
+    try:
+        n, d, t, s, seed = (int(config[k]) for k in ("synth_n_train", "synth_n_dev", "synth_n_test",
+                                                     "synth_size", "synth_seed"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    from lteval.train.config import lteval_home
+
+    root = lteval_home() / "synth" / f"n{n}-d{d}-t{t}-{s}px-seed{seed}"
+    if not (root / "metadata.csv").is_file():
+        from lteval.data.synth import ensure_metadata, read_meta
+
+        if read_meta(root) is None:
+            return None
+        ensure_metadata(root)  # a set generated before metadata.csv existed gains it
+    return root / "metadata.csv"
+
+
+def _synthetic_metadata_of(run: LoadedRun) -> Path | None:
+    if run.kind == "pred":
+        return None
+    found = synthetic_metadata_path(run.config)
+    if found is None and run.kind == "stage" and run.path is not None:  # a stage's own config
+        base = run.path.parent.parent / "config.json"                  # may lack the data keys
+        if base.is_file():
+            found = synthetic_metadata_path(_read_json(base, "run config"))
+    return found
+
+
+def resolve_metadata(runs: Sequence[LoadedRun], metadata: str | Path | None, task: Task, *,
+                     needed: bool) -> tuple[Any, str | None]:
+    """The metadata table the report joins by ID, and a sentence saying where it came from.
+
+    ``metadata``: the ``--metadata`` CSV. Without it, and only when ``needed`` (--cluster-by
+    or --strata-by given), every run must be a run directory on one and the same synthetic
+    set whose ``metadata.csv`` exists: that file is used, and the page says so. Otherwise a
+    UsageError asks for --metadata. Returns ``(None, None)`` when nothing is needed.
+    """
+    from lteval.io.metadata import read_metadata
+
+    if metadata is not None:
+        return read_metadata(metadata, task), f"metadata from {metadata}"
+    if not needed:
+        return None, None
+    paths = {_synthetic_metadata_of(r) for r in runs}
+    if len(paths) == 1 and None not in paths:
+        path = paths.pop()
+        return (read_metadata(path, task),
+                f"metadata from {path}: the synthetic set every run here was trained on "
+                "(no --metadata given)")
+    raise UsageError("--cluster-by / --strata-by need --metadata META.csv (ImageID + columns); "
+                     "it defaults to the synthetic set's metadata.csv only when every run is a "
+                     "run directory on one synthetic set")
