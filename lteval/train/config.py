@@ -8,7 +8,7 @@ Presets (``PRESETS``):
 
 - ``smoke``: CPU, the smallest member of the baseline's backbone family, 64 px, a small synthetic
   set (4,000 training images, dev/test 2,000 each), 8 epochs over the 3,200-image train split.
-  About a minute on 2 idle cores (measured figures: docs/baselines.md).
+  About two minutes on 2 idle cores (an estimate from CPU time; docs/baselines.md).
 - ``cpu``: CPU, smallest family member, 64 px, the standard synthetic set (20,000 training images),
   8 epochs over the 16,000-image train split. Under 20 minutes on 2 cores.
 - ``study``: CPU, smallest family member, 48 px, its own synthetic set (25,000 training images,
