@@ -23,12 +23,13 @@ SMOKE_NOTE = (
     "What this budget shows: the whole job end to end (synthetic data, training, calibration and "
     "thresholds fitted on the calib split, dev and test scores with bootstrap CIs, the HTML report) "
     "in a few minutes of CPU. The model is the smallest ConvNeXt trained from scratch at 64 px on "
-    "3,200 images, so it learns the common findings (head group) and little of the rare ones: tail "
-    "classes have a handful of training positives and their AP stays near their positive rate. "
-    "With re-weighting (LDAM-DRW) the raw scores are not probabilities: read mF1 from the +calib "
-    "tables, not at 0.5. What it cannot show: whether one loss or post-training method beats "
-    "another. At this scale those differences are within seed noise; see docs/baselines.md and "
-    "benchmarks/baseline_study.py --preset study, or the paper preset on real data on a GPU."
+    "3,200 images, so it learns the common findings (head group) and little of the rare ones: each "
+    "tail class has fewer than 32 training positives and its AP stays low. With re-weighting "
+    "(LDAM-DRW) the raw scores are not probabilities: read mF1 from the +calib tables, not at 0.5. "
+    "What it cannot show: whether one loss or post-training method beats another; at this scale "
+    "such differences are small and change from seed to seed. For that, see docs/baselines.md:\n"
+    "  python benchmarks/baseline_study.py --preset study\n"
+    "  lteval baseline run NAME --preset paper --data DIR   (real data, GPU)"
 )
 
 
