@@ -31,6 +31,7 @@ def test_full_demo(tmp_path, monkeypatch):
     r = runner.invoke(app, ["demo", "-o", str(tmp_path / "d"), "-b", "20"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "d" / "report.html").exists()
+    assert "What this budget shows" in r.output and "What it cannot show" in r.output
     run = next((tmp_path / "d" / "runs").iterdir())
     test = json.loads((run / "scores" / "test.json").read_text())
     assert test["overall"]["mAP"] > 0.06  # clearly above the constant-score baseline (~0.043)

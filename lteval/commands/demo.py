@@ -18,6 +18,20 @@ from lteval.commands._common import console, err_console, guarded, require_train
 
 DEMO_BASELINE = "convnext_ldam_drw"
 
+#: Printed after a trained demo on the smoke preset: what its budget can and cannot show.
+SMOKE_NOTE = (
+    "What this budget shows: the whole job end to end (synthetic data, training, calibration and "
+    "thresholds fitted on the calib split, dev and test scores with bootstrap CIs, the HTML report) "
+    "in a few minutes of CPU. The model is the smallest ConvNeXt trained from scratch at 64 px on "
+    "3,200 images, so it learns the common findings (head group) and little of the rare ones: each "
+    "tail class has fewer than 32 training positives and its AP stays low. With re-weighting "
+    "(LDAM-DRW) the raw scores are not probabilities: read mF1 from the +calib tables, not at 0.5. "
+    "What it cannot show: whether one loss or post-training method beats another; at this scale "
+    "such differences are small and change from seed to seed. For that, see docs/baselines.md:\n"
+    "  python benchmarks/baseline_study.py --preset study\n"
+    "  lteval baseline run NAME --preset paper --data DIR   (real data, GPU)"
+)
+
 
 def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
     """Write an example labels CSV (CXR-LT 2026 prevalences) and two models' predictions.
@@ -160,6 +174,8 @@ def demo_command(
                    strata_by=[STRATA_BY]) if metadata is not None else {}
     report = render_report([run_dir], out / "report.html", bootstrap=bootstrap, force=True,
                            progress=True, **meta_kw)
+    if preset == "smoke":
+        console.print(f"\n{SMOKE_NOTE}", highlight=False)
     console.print(f"\n[bold]run:[/] {run_dir}\n[bold]report:[/] {report}\n"
                   f"finished in {time.perf_counter() - t0:.0f} s", soft_wrap=True, highlight=False)
 

@@ -9,8 +9,8 @@ backbone names, parameters and families come from :mod:`lteval.train.loss_specs`
 Presets (``PRESETS``):
 
 - ``smoke``: CPU, the smallest member of the baseline's backbone family, 64 px, a small synthetic
-  set (4,000 training images, dev/test 2,000 each), 4 epochs over the 3,200-image train split.
-  About a minute on 2 idle cores (measured figures: docs/baselines.md).
+  set (4,000 training images, dev/test 2,000 each), 8 epochs over the 3,200-image train split.
+  About two minutes on 2 idle cores (an estimate from CPU time; docs/baselines.md).
 - ``cpu``: CPU, smallest family member, 64 px, the standard synthetic set (20,000 training images),
   8 epochs over the 16,000-image train split. Under 20 minutes on 2 cores.
 - ``study``: CPU, smallest family member, 48 px, its own synthetic set (25,000 training images,
@@ -123,7 +123,7 @@ NOT_HASHED = ("name", "description", "num_workers", "checkpoint_every_steps", "e
 _STANDARD_SYNTH = dict(synth_n_train=20000, synth_n_dev=2000, synth_n_test=2000, synth_size=64)
 
 PRESETS: dict[str, dict] = {
-    "smoke": dict(backbone_rule="smallest", image_size=64, epochs=4, batch_size=32, lr=2e-3,
+    "smoke": dict(backbone_rule="smallest", image_size=64, epochs=8, batch_size=32, lr=2e-3,
                   warmup_epochs=0.2, images_per_epoch=0, pretrained="none", synth_n_train=4000,
                   synth_n_dev=2000, synth_n_test=2000, synth_size=64, patience=0),
     "cpu": dict(backbone_rule="smallest", image_size=64, epochs=8, batch_size=48, lr=2e-3,
