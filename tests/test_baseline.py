@@ -169,7 +169,8 @@ def test_cli_import_does_not_import_torch():
 #: A change here renames every existing run directory: it must be deliberate.
 PINNED_HASHES = {
     ("convnext_ldam_drw", "seed"): "4e5a04c4c7e87e4907584e3a2ae60afc7af86ca61ee6d32a1fc13d10694cb3db",
-    ("densenet121_dbloss", "smoke"): "4aa757c94dc418f0ceeb611e842dc51ca807e968d30303bf66d63c6ecb5ba1b0",
+    # the smoke preset then had 4 epochs; issue 12 deliberately made it 8 (see the test below)
+    ("densenet121_dbloss", "smoke"): "3763f6e58708585a7baff7df6dedc845bbb067e29781e59370dd94d3c99c9470",
     ("efficientformerv2_s0_asl", "paper"): "cf046d60d9858e188dbcff1d01eb992051bf898880e6b52aaf3095899b26bdf4",
     ("resnet50_ldam_drw", "cpu"): "735ca42cf71dda5e90df9c6b616c358e863571238e06ca34e3cd0eb35d1384d1",
     ("convnext_tiny_la_bce", "seed"): "9ddf4e941d27f2511105640ee8ea7180a80f5ba3f9373c08cbbf8bf54514d7df",
@@ -179,6 +180,12 @@ PINNED_HASHES = {
 @pytest.mark.parametrize("name, preset", sorted(PINNED_HASHES))
 def test_config_hashes_of_existing_baselines_are_unchanged(name, preset):
     assert config_hash(resolve(name, preset)) == PINNED_HASHES[name, preset]
+
+
+def test_smoke_preset_changed_only_its_epochs():
+    """With the old 4 epochs, the smoke preset resolves to the hash pinned at 6f9f512."""
+    cfg = resolve("densenet121_dbloss", "smoke", {"epochs": 4})
+    assert config_hash(cfg) == "4aa757c94dc418f0ceeb611e842dc51ca807e968d30303bf66d63c6ecb5ba1b0"
 
 
 def test_baseline_tomls_found_in_every_install_layout(tmp_path, monkeypatch):
