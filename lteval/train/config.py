@@ -15,7 +15,7 @@ Presets (``PRESETS``):
   8 epochs over the 16,000-image train split. Under 20 minutes on 2 cores.
 - ``study``: CPU, smallest family member, 48 px, its own synthetic set (25,000 training images,
   dev/test 8,000 each: every tail class >= 15 training positives, every class >= 20 in dev and
-  test), 3 epochs of 5,000 images. About 4 minutes on 2 idle cores (docs/data.md).
+  test), 3 epochs of 5,000 images. About one minute a run on 2 idle cores (measured: docs/data.md).
 - ``paper``: lteval's GPU recipe at the seed paper's scale: the named backbone, 512 px, ImageNet
   weights, 15 epochs, AdamW lr 1e-4, batch 12, weight decay 0.05, DRW from 80 % of the steps.
 - ``seed``: the seed paper's recipe as its code publishes it (DRW from epoch 5 of 15, weight
