@@ -29,7 +29,7 @@ from lteval.calibration._arrays import sigmoid
 from lteval.errors import UsageError
 from lteval.io.atomic import write_json_atomic
 
-__all__ = ["calib_stage", "DEFAULT_METHOD", "DEFAULT_THRESHOLDS", "SPLITS", "write_stage_split",
+__all__ = ["calib_stage", "DEFAULT_METHOD", "DEFAULT_THRESHOLDS", "SPLITS", "write_stage_split", "map_stage_splits",
            "sigmoid", "logit"]
 
 DEFAULT_METHOD = "temperature"
@@ -42,6 +42,26 @@ def logit(p) -> np.ndarray:
     """log(p / (1 - p)) with p clipped to [1e-12, 1 - 1e-12] (finite for the logits CSV)."""
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
     return np.log(p) - np.log1p(-p)
+
+
+def map_stage_splits(prev_dir: Path, out_dir: Path, base_dir: Path, splits, task, transform, *,
+                     threshold=0.5, n_boot: int = 0) -> list[str]:
+    """For each split with ``prev_dir/logits/<split>.csv``: ``probs, logits = transform(z)`` on its
+    (n, C) logits, written by :func:`write_stage_split` (labels from ``base_dir``). Returns the
+    splits written, in order."""
+    from lteval.io.tables import read_predictions
+
+    done = []
+    for split in splits:
+        src = Path(prev_dir) / "logits" / f"{split}.csv"
+        if not src.is_file():
+            continue
+        prd = read_predictions(src, task, kind="logits")
+        probs, logits = transform(prd.p)
+        write_stage_split(out_dir, split, prd.ids, probs, logits, task,
+                          label_src=Path(base_dir) / "labels" / f"{split}.csv", threshold=threshold, n_boot=n_boot)
+        done.append(split)
+    return done
 
 
 def write_stage_split(stage_dir, split: str, ids, probs, logits, task, *, label_src: Path | None,
@@ -78,7 +98,6 @@ def calib_stage(prev_dir, base_dir, out_dir, *, task, method: str = DEFAULT_METH
     only for scoring). Returns a summary dict (what was fitted, on how many images).
     """
     from lteval.calibration.pipeline import fit_calibration
-    from lteval.io.tables import read_predictions
     from lteval.tasks import get_task
 
     task = get_task(task)
@@ -104,17 +123,12 @@ def calib_stage(prev_dir, base_dir, out_dir, *, task, method: str = DEFAULT_METH
             "strategy": str(art.thresholds.strategy),
             "thresholds": {c: float(v) for c, v in zip(task.classes, thr_values)},
             "fit": art.thresholds.to_dict()})
-    done = []
-    for split in splits:
-        src = prev_dir / "logits" / f"{split}.csv"
-        if not src.is_file():
-            continue
-        prd = read_predictions(src, task, kind="logits")
-        q = art.calibrator.transform(prd.p)
-        write_stage_split(out_dir, split, prd.ids, q, logit(q), task,
-                          label_src=base_dir / "labels" / f"{split}.csv",
-                          threshold=0.5 if thr_values is None else thr_values, n_boot=n_boot)
-        done.append(split)
+    def calibrated(z):
+        q = art.calibrator.transform(z)
+        return q, logit(q)
+
+    done = map_stage_splits(prev_dir, out_dir, base_dir, splits, task, calibrated,
+                            threshold=0.5 if thr_values is None else thr_values, n_boot=n_boot)
     return {"method": method, "thresholds": thresholds, "fitted_on": "calib",
             "n_fit": int(art.fit.get("n_samples", 0)), "splits": done,
             "in_sample_splits": ["calib"],

@@ -144,7 +144,7 @@ def gate_stage(prev_dir, base_dir, out_dir, *, task, alpha="auto", normal: str =
     ``prev_dir`` predicted, write ``out_dir`` (see the module doc). Returns a summary dict."""
     from lteval.calibration._arrays import sigmoid
     from lteval.io.tables import align, read_labels, read_predictions
-    from lteval.posttrain.calib_stage import SPLITS, write_stage_split
+    from lteval.posttrain.calib_stage import SPLITS, map_stage_splits
     from lteval.tasks import get_task
 
     task = get_task(task)
@@ -170,16 +170,8 @@ def gate_stage(prev_dir, base_dir, out_dir, *, task, alpha="auto", normal: str =
         "normal_class": normal, "alpha": a, "fitted_on": fitted, "n_fit": n_fit,
         "formula": "p_c <- p_c * (1 - alpha * p_Normal) for c != Normal; p = sigmoid(input logits)",
         "search": search})
-    done = []
-    for split in splits:
-        src = prev_dir / "logits" / f"{split}.csv"
-        if not src.is_file():
-            continue
-        prd = read_predictions(src, task, kind="logits")
-        q, zg = gate_logits(prd.p, a, k)
-        write_stage_split(out_dir, split, prd.ids, q, zg, task, label_src=base_dir / "labels" / f"{split}.csv",
-                          n_boot=n_boot)
-        done.append(split)
+    done = map_stage_splits(prev_dir, out_dir, base_dir, splits, task, lambda z: gate_logits(z, a, k),
+                            n_boot=n_boot)
     out = {"alpha": a, "normal_class": normal, "fitted_on": fitted, "n_fit": n_fit, "splits": done,
            "in_sample_splits": ["calib"] if fitted else []}
     if search:
