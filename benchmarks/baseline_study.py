@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for benchmarks/_common.py
+from _common import load_split  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -168,20 +171,6 @@ def _item_dirs(item: dict, preset: str, out: Path, base_sets: dict):
     return run, pre, stage_dir(run, stages), cfg
 
 
-def _load_split(d: Path, run: Path, split: str, task):
-    import numpy as np
-
-    from lteval.io.tables import align, read_labels, read_predictions
-
-    labs = read_labels(run / "labels" / f"{split}.csv", task)
-    _, y, p = align(labs, read_predictions(d / "predictions" / f"{split}.csv", task))
-    thr = 0.5
-    sp = d / "scores" / f"{split}.json"
-    if sp.is_file():
-        thr = json.loads(sp.read_text()).get("threshold", 0.5)
-    return list(labs.ids), y, p, np.asarray(thr, dtype=np.float64)
-
-
 def _figures_point(y, p, thr, task, groups) -> dict:
     import warnings
 
@@ -211,14 +200,10 @@ def _boot_cached(d: Path, run: Path, split: str, task, gidx, W, cache: Path, key
     if f.is_file():
         z = np.load(f)
         return {k: z[k] for k in z.files}
-    ids, y, p, thr = _load_split(d, run, split, task)
-    step = max(1, 4_000_000 // max(1, 2 * y.shape[0] * y.shape[1]))
+    ids, y, p, thr = load_split(d, run, split, task)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parts = [bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W[i:i + step], calibration=False)
-                 for i in range(0, len(W), step)]
-    res = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-    assert all(len(v) == len(W) for v in res.values())
+        res = bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W, calibration=False)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{h}.tmp.npz"
     np.savez(tmp, **res)
@@ -256,15 +241,15 @@ def study_evaluate(done: list[dict], *, n_boot: int, boot_seed: int = 0, cache: 
     labels = list(dict.fromkeys(it["label"] for it in done))
     out: dict = {}
     for split in ("dev", "test"):
-        ids0, _, _, _ = _load_split(done[0]["pre"], done[0]["run"], split, task)
+        ids0, _, _, _ = load_split(done[0]["pre"], done[0]["run"], split, task)
         W = np.concatenate(list(resample_weights(len(ids0), n_boot, boot_seed, 200))) if n_boot else None
         per: dict[str, dict[int, dict]] = {}
         dist: dict[str, dict[int, dict]] = {}
         for it in done:
-            ids, y, p, _ = _load_split(it["pre"], it["run"], split, task)
+            ids, y, p, _ = load_split(it["pre"], it["run"], split, task)
             if ids != ids0:
                 raise RuntimeError(f"{split}: the images differ between runs ({it['run']})")
-            _, yc, pc, thr = _load_split(it["calib"], it["run"], split, task)
+            _, yc, pc, thr = load_split(it["calib"], it["run"], split, task)
             a = _figures_point(y, p, 0.5, task, groups)
             b = _figures_point(yc, pc, thr, task, groups)
             per.setdefault(it["label"], {})[it["seed"]] = {f: (a if f.endswith("mAP") else b)[f] for f in figs}

@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for benchmarks/_common.py
+from _common import load_split  # noqa: E402
+
 VARIANTS = ("base", "crt", "tau", "lws", "tta", "calib", "crt+tta", "crt+calib", "crt+tta+calib")
 FIGS = ("mAP", "mF1", "ece", "tail.mAP")
 
@@ -62,34 +65,8 @@ def run_all(args) -> dict:
     return {"dirs": dirs, "timings": timings}
 
 
-def _load(d: Path, base: Path, split: str, task):
-    from lteval.io.tables import align, read_labels, read_predictions
-
-    labs = read_labels(base / "labels" / f"{split}.csv", task)
-    _, y, p = align(labs, read_predictions(d / "predictions" / f"{split}.csv", task))
-    thr = 0.5
-    sp = d / "scores" / f"{split}.json"
-    if sp.is_file():
-        thr = json.loads(sp.read_text())["threshold"]
-    return labs.ids, y, p, np.asarray(thr, dtype=np.float64)
-
-
-def _boot(y, p, thr, gidx, W) -> dict:
-    """``bootstrap_distribution`` on the given resample weights W (B, n), fed in slices small enough to
-    be one internal chunk each (works around the metrics core re-binding ``W`` inside its chunk
-    generator, which drops every resample after the first chunk when ``weights`` spans several)."""
-    from lteval.metrics.bootstrap import bootstrap_distribution
-
-    step = max(1, 4_000_000 // max(1, 2 * y.shape[0] * y.shape[1]))
-    parts = [bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W[i:i + step])
-             for i in range(0, len(W), step)]
-    out = {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
-    assert all(len(v) == len(W) for v in out.values())
-    return out
-
-
 def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot_seed: int = 0) -> dict:
-    from lteval.metrics.bootstrap import percentile_ci, resample_weights
+    from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci, resample_weights
     from lteval.metrics.report import score_arrays
     from lteval.scoring import resolve_groups
     from lteval.tasks import get_task
@@ -101,20 +78,20 @@ def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot
     gidx = groups.indices(task.classes) if groups else None
     out = {}
     for split in splits:
-        ids0, y0, _, _ = _load(base_dirs[seeds[0]], base_dirs[seeds[0]], split, task)
+        ids0, y0, _, _ = load_split(base_dirs[seeds[0]], base_dirs[seeds[0]], split, task)
         W = np.concatenate(list(resample_weights(len(ids0), n_boot, boot_seed, 200)))
         point: dict[str, list] = {}
         dist: dict[str, dict[str, list]] = {}
         for v, per_seed in dirs.items():
             point[v], dist[v] = [], {f: [] for f in FIGS}
             for s in seeds:
-                ids, y, p, thr = _load(per_seed[s], base_dirs[s], split, task)
+                ids, y, p, thr = load_split(per_seed[s], base_dirs[s], split, task)
                 if list(ids) != list(ids0):
                     raise RuntimeError(f"{split}: label order differs between seeds")
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     rep = score_arrays(y, p, task.classes, task=task.name, threshold=thr, groups=groups)
-                    dd = _boot(y, p, thr, gidx, W)
+                    dd = bootstrap_distribution(y, p, threshold=thr, groups=gidx, weights=W)
                 o = rep.to_dict()
                 point[v].append({"mAP": o["overall"]["mAP"], "mF1": o["overall"]["mF1"],
                                  "ece": o["overall"]["ece"], "tail.mAP": o["groups"].get("tail", {}).get("mAP")})

@@ -12,9 +12,15 @@ mAP (training prevalence > 10 %, 1-10 %, < 1 %). Self-contained: it does not use
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
+from pathlib import Path
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for benchmarks/_common.py
+from _common import fit_tiny_cnn, tiny_cnn  # noqa: E402
 
 
 def main() -> None:
@@ -50,33 +56,9 @@ def main() -> None:
     Xtr, Ytr = images(src.train_ids), torch.from_numpy(src.train_y.astype(np.float32))
     C = Ytr.shape[1]
 
-    def block(i, o):
-        return [torch.nn.Conv2d(i, o, 3, padding=1, bias=False), torch.nn.BatchNorm2d(o), torch.nn.ReLU(inplace=True)]
-
-    net = torch.nn.Sequential(*block(1, 16), torch.nn.MaxPool2d(2), *block(16, 32), torch.nn.MaxPool2d(2),
-                              *block(32, 64), torch.nn.MaxPool2d(2), *block(64, 128), torch.nn.MaxPool2d(2),
-                              *block(128, 192), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                              torch.nn.Linear(192, C))
+    net = tiny_cnn(C)
     n_par = sum(p.numel() for p in net.parameters())
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps = args.epochs * (len(Xtr) // args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
-    lossf = torch.nn.BCEWithLogitsLoss()
-    t1 = time.time()
-    for ep in range(args.epochs):
-        net.train()
-        perm = torch.randperm(len(Xtr))
-        tot = 0.0
-        for b in range(len(Xtr) // args.batch):
-            idx = perm[b * args.batch:(b + 1) * args.batch]
-            loss = lossf(net(Xtr[idx]), Ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item()
-        print(f"epoch {ep + 1}: loss {tot / (len(Xtr) // args.batch):.4f}  ({time.time() - t1:.0f}s)", flush=True)
-    t_train = time.time() - t1
+    t_train = fit_tiny_cnn(net, Xtr, Ytr, epochs=args.epochs, batch=args.batch)
 
     prev = src.train_y.mean(0)
     groups = np.where(prev > 0.10, "head", np.where(prev >= 0.01, "medium", "tail"))

@@ -21,11 +21,15 @@ hard to *see* at this image size, not rare. ``--json OUT`` writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for benchmarks/_common.py
+from _common import fit_tiny_cnn, tiny_cnn  # noqa: E402
 
 
 def balanced_labels(n_pos: int, rng: np.random.Generator, findings_per_image: float = 2.0) -> np.ndarray:
@@ -63,18 +67,6 @@ def render_sample(y: np.ndarray, size: int, seed: int, workers: int) -> np.ndarr
         with mp.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_render_rows, jobs)
     return np.concatenate(parts)
-
-
-def make_net(C: int):
-    import torch
-
-    def block(i, o):
-        return [torch.nn.Conv2d(i, o, 3, padding=1, bias=False), torch.nn.BatchNorm2d(o), torch.nn.ReLU(inplace=True)]
-
-    return torch.nn.Sequential(*block(1, 16), torch.nn.MaxPool2d(2), *block(16, 32), torch.nn.MaxPool2d(2),
-                               *block(32, 64), torch.nn.MaxPool2d(2), *block(64, 128), torch.nn.MaxPool2d(2),
-                               *block(128, 192), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                               torch.nn.Linear(192, C))
 
 
 def main() -> None:
@@ -115,32 +107,9 @@ def main() -> None:
 
     Xtr, Ytr, Xte = tensor(x_tr), torch.from_numpy(y_tr.astype(np.float32)), tensor(x_te)
     C = len(CLASSES)
-    net = make_net(C)
+    net = tiny_cnn(C)
     n_par = sum(p.numel() for p in net.parameters())
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    per_epoch = len(Xtr) // args.batch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * per_epoch,
-                                                pct_start=0.15)
-    lossf = torch.nn.BCEWithLogitsLoss()
-    t1 = time.time()
-    for ep in range(args.epochs):
-        net.train()
-        perm = torch.randperm(len(Xtr))
-        tot = 0.0
-        for b in range(per_epoch):
-            idx = perm[b * args.batch:(b + 1) * args.batch]
-            xb = Xtr[idx]
-            # small random translation (no flips: findings are lateralised)
-            dx, dy = (int(v) for v in torch.randint(-2, 3, (2,)))
-            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
-            loss = lossf(net(xb), Ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item()
-        print(f"epoch {ep + 1:2d}/{args.epochs}: loss {tot / per_epoch:.4f}  ({time.time() - t1:.0f}s)", flush=True)
-    t_train = time.time() - t1
+    t_train = fit_tiny_cnn(net, Xtr, Ytr, epochs=args.epochs, batch=args.batch, lr=args.lr, shift=2)
     net.eval()
     with torch.no_grad():
         p = torch.sigmoid(torch.cat([net(Xte[i:i + 512]) for i in range(0, len(Xte), 512)])).numpy()
