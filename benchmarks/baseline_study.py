@@ -185,7 +185,7 @@ def _load_split(d: Path, run: Path, split: str, task):
 def _figures_point(y, p, thr, task, groups) -> dict:
     import warnings
 
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -90,7 +90,7 @@ def _boot(y, p, thr, gidx, W) -> dict:
 
 def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot_seed: int = 0) -> dict:
     from lteval.metrics.bootstrap import percentile_ci, resample_weights
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
     from lteval.scoring import resolve_groups
     from lteval.tasks import get_task
 
