@@ -42,6 +42,7 @@ class SplitResult:
 def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, groups,
               threshold, n_boot: int, seed: int, clusters=None) -> tuple[dict, dict | None]:
     from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
+    from lteval.metrics.figures import group_key
     from lteval.metrics.score_report import EmptyClassWarning, score_arrays
 
     with warnings.catch_warnings():
@@ -66,7 +67,8 @@ def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, g
                 lo, hi = percentile_ci(v, LEVEL)
                 ci[k] = [lo, hi]
         score["ci"] = ci
-        dist = {k: v for k, v in dist.items() if not k.startswith("__c") or k.endswith(".mAP")}
+        dist = {k: v for k, v in dist.items()
+                if not k.startswith("__c") or k.endswith(group_key("", "mAP"))}
     return score, dist
 
 
