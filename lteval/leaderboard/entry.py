@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lteval.metrics.figures import OVERALL, group_name
+from lteval.metrics.figures import group_name, overall_keys
 from lteval.metrics.groups import GROUP_NAMES
 
 GROUPS = GROUP_NAMES
@@ -15,7 +15,7 @@ GROUPS = GROUP_NAMES
 GROUP_FIGURES: tuple[str, ...] = ("mAP",)
 #: Figures a leaderboard result may carry, in display order: every overall figure of the
 #: table of figures (:mod:`lteval.metrics.figures`), then the group figures.
-METRICS: tuple[str, ...] = OVERALL + tuple(group_name(g, f) for f in GROUP_FIGURES for g in GROUPS)
+METRICS: tuple[str, ...] = overall_keys() + tuple(group_name(g, f) for f in GROUP_FIGURES for g in GROUPS)
 KINDS = ("published", "lteval")
 
 
@@ -78,7 +78,7 @@ def _finite(v) -> float | None:
 
 _GROUP_KEY = re.compile(rf"^(?:groups?[./:_])?({'|'.join(GROUPS)})[./:_ ]+({'|'.join(GROUP_FIGURES)})$",
                         re.IGNORECASE)
-_OVERALL_KEY = re.compile(rf"^(?:overall[./:_])?({'|'.join(OVERALL)})$", re.IGNORECASE)
+_OVERALL_KEY = re.compile(rf"^(?:overall[./:_])?({'|'.join(overall_keys())})$", re.IGNORECASE)
 
 
 def _figure_name(key: str) -> str | None:
@@ -98,7 +98,7 @@ def result_from_score(score: dict[str, Any], split: str, note: str | None = None
     """A :class:`Result` from a ``lteval score --json`` dictionary (figures copied, never recomputed)."""
     overall = score.get("overall") or {}
     metrics: dict[str, float | None] = {}
-    for k in OVERALL:
+    for k in overall_keys():
         metrics[k] = _finite(overall.get(k))
     groups = score.get("groups") or {}
     for g in GROUPS:

@@ -22,7 +22,14 @@ Each figure is computed two ways from shared state, and the two agree:
 
 Adding a figure is one entry in :data:`FIGURES` (plus a :class:`Statistic` in
 :data:`STATISTICS` for a new per-class quantity, or its two pooled functions); score,
-bootstrap, rank, strata, leaderboard and report read this table.
+bootstrap, rank, strata, leaderboard and report read this table, through the functions
+below (:func:`overall_keys`, :func:`group_keys`, :func:`headline_keys`, :func:`figure`),
+so nothing else spells a figure's name or direction.
+
+>>> [f.key for f in FIGURES if not f.higher_is_better]
+['ece', 'mce', 'brier']
+>>> figure_of("tail_mAP").label, lower_is_better("ece")
+('mAP', True)
 """
 
 from __future__ import annotations
@@ -282,17 +289,35 @@ FIGURES: tuple[Figure, ...] = (
            point=lambda s: brier_score(s.y, s.p), resampled=lambda r: r.brier()),
 )
 
-#: Figures by key; statistics by key.
-BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}
-STATISTIC_BY_KEY: dict[str, Statistic] = {s.key: s for s in STATISTICS}
-#: Keys of the overall figures, in display order.
-OVERALL: tuple[str, ...] = tuple(f.key for f in FIGURES)
-#: Keys of the figures also reported per head / medium / tail group.
-GROUP: tuple[str, ...] = tuple(f.key for f in FIGURES if f.scope == "macro")
-#: Keys of the figures shown in summary tables.
-HEADLINE: tuple[str, ...] = tuple(f.key for f in FIGURES if f.headline)
-#: Keys of the figures where lower is better.
-LOWER_IS_BETTER: frozenset[str] = frozenset(f.key for f in FIGURES if not f.higher_is_better)
+def figure(key: str) -> Figure:
+    """The :class:`Figure` with ``key`` (``KeyError`` when there is none)."""
+    for f in FIGURES:
+        if f.key == key:
+            return f
+    raise KeyError(key)
+
+
+def statistic(key: str) -> Statistic:
+    """The per-class :class:`Statistic` with ``key`` (``KeyError`` when there is none)."""
+    for s in STATISTICS:
+        if s.key == key:
+            return s
+    raise KeyError(key)
+
+
+def overall_keys() -> tuple[str, ...]:
+    """Keys of every figure, in display order (the ``overall`` block of the score JSON)."""
+    return tuple(f.key for f in FIGURES)
+
+
+def group_keys() -> tuple[str, ...]:
+    """Keys of the figures also reported per head / medium / tail group (the macro ones)."""
+    return tuple(f.key for f in FIGURES if f.scope == "macro")
+
+
+def headline_keys() -> tuple[str, ...]:
+    """Keys of the figures shown in summary tables (leaderboard, report, run summaries)."""
+    return tuple(f.key for f in FIGURES if f.headline)
 
 
 def group_key(group: str, key: str) -> str:
@@ -308,12 +333,12 @@ def group_name(group: str, key: str) -> str:
 def figure_of(name: str) -> Figure | None:
     """The :class:`Figure` behind ``name``: ``"ece"``, ``"tail_mAP"`` or ``"tail.mAP"``
     (None when ``name`` is none of them)."""
-    if name in BY_KEY:
-        return BY_KEY[name]
+    if name in overall_keys():
+        return figure(name)
     for sep in (".", "_"):
         group, _, key = name.rpartition(sep)
-        if group and key in GROUP:
-            return BY_KEY[key]
+        if group and key in group_keys():
+            return figure(key)
     return None
 
 
@@ -362,7 +387,7 @@ def resampled_figures(state: SortedState, W: np.ndarray, policy: str,
     macro = [f for f in FIGURES if f.scope == "macro"]
     for f in FIGURES:
         if f.scope == "macro":
-            out[f.key] = macro_mean(STATISTIC_BY_KEY[f.per_class].resampled(r), r.n_pos, policy,
+            out[f.key] = macro_mean(statistic(f.per_class).resampled(r), r.n_pos, policy,
                                     kind=f.average)
         elif calibration:
             out[f.key] = f.resampled(r)
@@ -371,12 +396,12 @@ def resampled_figures(state: SortedState, W: np.ndarray, policy: str,
             continue
         for f in macro:
             out[group_key(g, f.key)] = macro_mean(
-                STATISTIC_BY_KEY[f.per_class].resampled(r)[:, idx], r.n_pos[:, idx], policy,
+                statistic(f.per_class).resampled(r)[:, idx], r.n_pos[:, idx], policy,
                 kind=f.average)
     return out
 
 
-__all__ = ["Figure", "Statistic", "FIGURES", "STATISTICS", "BY_KEY", "STATISTIC_BY_KEY",
-           "OVERALL", "GROUP", "HEADLINE", "LOWER_IS_BETTER", "group_key", "group_name",
+__all__ = ["Figure", "Statistic", "FIGURES", "STATISTICS", "figure", "statistic",
+           "overall_keys", "group_keys", "headline_keys", "group_key", "group_name",
            "figure_of", "lower_is_better", "PointState", "SortedState", "ResampleState",
            "sorted_state", "point_statistics", "point_figures", "resampled_figures"]

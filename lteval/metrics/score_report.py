@@ -19,7 +19,7 @@ from lteval.errors import InputError
 from lteval.metrics._validation import check_policy, check_targets, check_thresholds
 from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
 from lteval.metrics.figures import (
-    GROUP, STATISTICS, PointState, point_figures, point_statistics,
+    PointState, group_keys, point_figures, point_statistics, statistic,
 )
 from lteval.metrics.groups import Groups
 
@@ -116,10 +116,10 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
     state = PointState(y, p, thr, n_bins, strategy)
     stats = point_statistics(state)
     empty_value = 0.0 if policy == "zero" else np.nan
-    reported = {s.key: np.where(n_pos == 0, empty_value, stats[s.key]) if s.empty_by_policy
-                else stats[s.key] for s in STATISTICS}
+    reported = {k: np.where(n_pos == 0, empty_value, v) if statistic(k).empty_by_policy else v
+                for k, v in stats.items()}
     per_class = {
-        c: {**{s.key: _f(reported[s.key][j]) for s in STATISTICS}, "n_pos": int(n_pos[j])}
+        c: {**{k: _f(v[j]) for k, v in reported.items()}, "n_pos": int(n_pos[j])}
         for j, c in enumerate(classes)
     }
     overall = {k: _f(v) for k, v in point_figures(state, stats, policy).items()}
@@ -131,7 +131,7 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
             idx = idx_all[g]
             group_idx[g] = idx
             figs = point_figures(state, stats, policy, idx) if len(idx) else {}
-            group_out[g] = {"classes": list(members), **{k: _f(figs.get(k)) for k in GROUP}}
+            group_out[g] = {"classes": list(members), **{k: _f(figs.get(k)) for k in group_keys()}}
     ci = None
     if n_boot:
         dist = bootstrap_distribution(y, p, n_boot=n_boot, seed=seed, threshold=thr,

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from lteval.errors import UsageError
-from lteval.metrics.figures import GROUP, OVERALL, group_key
+from lteval.metrics.figures import group_key, group_keys, overall_keys
 
 MISSING = "(missing)"
 #: A numeric column with at most this many distinct values is treated as categorical.
@@ -104,8 +104,8 @@ def stratum_labels(values, bins=4) -> tuple[np.ndarray, list[str]]:
 
 
 def _empty_stratum(groups: dict) -> dict:
-    return {"n_samples": 0, "overall": {k: None for k in OVERALL},
-            "groups": {g: {k: None for k in GROUP} for g in groups}, "ci": None,
+    return {"n_samples": 0, "overall": {k: None for k in overall_keys()},
+            "groups": {g: {k: None for k in group_keys()} for g in groups}, "ci": None,
             "n_empty_classes": None, "note": "no images in this stratum"}
 
 
@@ -141,7 +141,7 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
             out[key] = {
                 "n_samples": int(m.sum()),
                 "overall": d["overall"],
-                "groups": {g: {k: v[k] for k in GROUP} for g, v in d["groups"].items()},
+                "groups": {g: {k: v[k] for k in group_keys()} for g, v in d["groups"].items()},
                 "ci": d.get("ci"),
                 "n_empty_classes": len(d["empty_classes"]),
             }
@@ -159,10 +159,10 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
 
 def figure_keys(strata: dict) -> list[str]:
     """Figures present in the strata: overall keys, then ``<group>.<figure>``."""
-    keys = list(OVERALL)
+    keys = list(overall_keys())
     for v in strata.values():
         for g in v["groups"]:
-            keys += [group_key(g, k) for k in GROUP if group_key(g, k) not in keys]
+            keys += [group_key(g, k) for k in group_keys() if group_key(g, k) not in keys]
     return keys
 
 

@@ -17,15 +17,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lteval import __version__
-from lteval.metrics.figures import BY_KEY, HEADLINE, group_key
+from lteval.metrics.figures import figure, group_key, headline_keys
 from lteval.report import figures
 from lteval.report.analysis import CLASS_KEY, SplitResult, evaluate_all, gap
 from lteval.report.sources import LoadedRun
 
-#: Leaderboard columns: (score key, header, higher is better), the headline figures of
-#: the table of figures (:mod:`lteval.metrics.figures`).
-TABLE_METRICS: tuple[tuple[str, str, bool], ...] = tuple(
-    (k, BY_KEY[k].label, BY_KEY[k].higher_is_better) for k in HEADLINE)
+
+def table_metrics() -> list[tuple[str, str, bool]]:
+    """Leaderboard columns ``(score key, header, higher is better)``: the headline figures of
+    the table of figures (:mod:`lteval.metrics.figures`)."""
+    return [(k, figure(k).label, figure(k).higher_is_better) for k in headline_keys()]
+
+
 GROUP_ORDER = ("head", "medium", "tail")
 #: Most points kept per precision–recall curve (corners of the step curve, subsampled).
 PR_MAX_POINTS = 400
@@ -174,7 +177,8 @@ def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
 def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
     splits = ("dev", "test", "gap") if has_test else ("dev",)
     columns = []
-    for key, label, higher in TABLE_METRICS:
+    metrics = table_metrics()
+    for key, label, higher in metrics:
         for s in splits:
             columns.append({"key": key, "label": label, "split": s,
                             "better": "high" if (higher and s != "gap") else "low",
@@ -218,7 +222,7 @@ def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
         for r, h in zip(rows, hits):
             r["cells"][j]["best"] = h
     return {"columns": columns, "rows": rows, "splits": splits,
-            "metrics": [{"key": k, "label": lab} for k, lab, _ in TABLE_METRICS]}
+            "metrics": [{"key": k, "label": lab} for k, lab, _ in metrics]}
 
 
 def _class_order(task, groups, results: list[RunResult]) -> tuple[list[str], dict[str, float], str]:
