@@ -173,3 +173,19 @@ def test_cli_turns_the_class_count_error_into_one_line(tmp_path, monkeypatch):
     assert len(lines) == 1 and "classes has 30 names for 29 columns" in lines[0]
     assert "Traceback" not in r.output
     assert issubclass(InputError, LtevalError) and issubclass(InputError, ValueError)
+
+
+@pytest.mark.parametrize("module, param", [("report", "rank_metric"), ("rank", "metric")])
+def test_metric_option_help_lists_the_tables_figures(module, param):
+    """Command modules stay light (no numpy at import), so their help spells the figure names:
+    it must list exactly the table's figures, in its order."""
+    import importlib
+    import inspect
+    import re
+
+    mod = importlib.import_module(f"lteval.commands.{module}")
+    fn = next(f for _, f in inspect.getmembers(mod, inspect.isfunction)
+              if param in inspect.signature(f).parameters)
+    text = inspect.signature(fn).parameters[param].default.help
+    listed = re.escape(", ".join(F.overall_keys()))
+    assert re.search(r"(by|'\)): " + listed + r"(, a group figure| \()", text), text

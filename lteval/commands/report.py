@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 from lteval.commands._common import TASK_HELP, console, guarded
-from lteval.metrics.figures import overall_keys
 
 
 @guarded
@@ -42,7 +41,7 @@ def report(
                                                  "the tail group)."),
     rank_metric: str = typer.Option("mAP", "--rank-metric", help="Figure the rank-robustness "
                                     "section ranks the runs by (paired bootstrap, as 'lteval rank "
-                                    "--metric'): " + ", ".join(overall_keys()) + ", a group figure "
+                                    "--metric'): mAP, mAUROC, mF1, ece, mce, brier, a group figure "
                                     "such as tail_mAP, or per_class.<class>.ap."),
     metadata: Optional[Path] = typer.Option(
         None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, "
