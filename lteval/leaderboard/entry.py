@@ -15,7 +15,8 @@ GROUPS = GROUP_NAMES
 GROUP_FIGURES: tuple[str, ...] = ("mAP",)
 #: Figures a leaderboard result may carry, in display order: every overall figure of the
 #: table of figures (:mod:`lteval.metrics.figures`), then the group figures.
-METRICS: tuple[str, ...] = overall_keys() + tuple(group_name(g, f) for f in GROUP_FIGURES for g in GROUPS)
+METRICS: tuple[str, ...] = overall_keys() + tuple(
+    group_name(g, f) for f in GROUP_FIGURES for g in GROUPS)
 KINDS = ("published", "lteval")
 
 
@@ -76,8 +77,8 @@ def _finite(v) -> float | None:
     return f if math.isfinite(f) else None
 
 
-_GROUP_KEY = re.compile(rf"^(?:groups?[./:_])?({'|'.join(GROUPS)})[./:_ ]+({'|'.join(GROUP_FIGURES)})$",
-                        re.IGNORECASE)
+_GROUP_KEY = re.compile(
+    rf"^(?:groups?[./:_])?({'|'.join(GROUPS)})[./:_ ]+({'|'.join(GROUP_FIGURES)})$", re.IGNORECASE)
 _OVERALL_KEY = re.compile(rf"^(?:overall[./:_])?({'|'.join(overall_keys())})$", re.IGNORECASE)
 
 
