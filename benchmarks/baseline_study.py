@@ -174,7 +174,7 @@ def _item_dirs(item: dict, preset: str, out: Path, base_sets: dict):
 def _figures_point(y, p, thr, task, groups) -> dict:
     import warnings
 
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

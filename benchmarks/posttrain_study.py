@@ -67,7 +67,7 @@ def run_all(args) -> dict:
 
 def evaluate(dirs: dict, seeds, splits=("dev", "test"), n_boot: int = 1000, boot_seed: int = 0) -> dict:
     from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci, resample_weights
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
     from lteval.scoring import resolve_groups
     from lteval.tasks import get_task
 

@@ -14,7 +14,7 @@ from lteval.errors import UsageError
 from lteval.io.tables import LabelTable, PredictionTable, align, read_labels, read_predictions
 from lteval.metrics.bootstrap import paired_bootstrap
 from lteval.metrics.groups import Groups, assign_groups, counts_from_labels, read_counts_file
-from lteval.metrics.report import ScoreReport, score_arrays
+from lteval.metrics.score_report import ScoreReport, score_arrays
 from lteval.tasks import Task, get_task
 
 

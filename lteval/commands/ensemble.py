@@ -36,6 +36,7 @@ def ensemble_command(
     from rich.table import Table
 
     from lteval.errors import UsageError
+    from lteval.metrics.figures import figure, headline_keys
     from lteval.posttrain.ensemble import ensemble
 
     w = None
@@ -47,7 +48,7 @@ def ensemble_command(
     sp = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
     d = ensemble(run_dirs, out, weights=w, merge=merge, splits=sp, force=force, name=name)
     t = Table(title=f"ensemble of {len(run_dirs)} run(s), merge={merge}: {d}", title_justify="left")
-    for c in ("split", "n", "mAP", "mAUROC", "mF1", "ECE"):
+    for c in ("split", "n", *(figure(k).label for k in headline_keys())):
         t.add_column(c)
 
     def f(x):
@@ -56,7 +57,7 @@ def ensemble_command(
         p = d / "scores" / f"{s}.json"
         if p.is_file():
             o = json.loads(p.read_text())
-            t.add_row(s, str(o["n_samples"]), *(f(o["overall"][k]) for k in ("mAP", "mAUROC", "mF1", "ece")))
+            t.add_row(s, str(o["n_samples"]), *(f(o["overall"][k]) for k in headline_keys()))
     console.print(t)
 
 

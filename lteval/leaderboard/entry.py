@@ -7,14 +7,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Figures a leaderboard result may carry, in display order.
-METRICS: tuple[str, ...] = (
-    "mAP", "mAUROC", "mF1", "ece", "mce", "brier", "head_mAP", "medium_mAP", "tail_mAP",
-)
-#: Figures for which lower is better.
-LOWER_IS_BETTER = frozenset({"ece", "mce", "brier"})
+from lteval.metrics.figures import group_name, overall_keys
+from lteval.metrics.groups import GROUP_NAMES
+
+GROUPS = GROUP_NAMES
+#: Group figures a leaderboard result carries, for each of ``GROUPS`` (``tail_mAP``, ...).
+GROUP_FIGURES: tuple[str, ...] = ("mAP",)
+#: Figures a leaderboard result may carry, in display order: every overall figure of the
+#: table of figures (:mod:`lteval.metrics.figures`), then the group figures.
+METRICS: tuple[str, ...] = overall_keys() + tuple(
+    group_name(g, f) for f in GROUP_FIGURES for g in GROUPS)
 KINDS = ("published", "lteval")
-GROUPS = ("head", "medium", "tail")
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ def _finite(v) -> float | None:
     return f if math.isfinite(f) else None
 
 
-_GROUP_KEY = re.compile(r"^(?:groups?[./:_])?(head|medium|tail)[./:_ ]+(mAP)$", re.IGNORECASE)
-_OVERALL_KEY = re.compile(r"^(?:overall[./:_])?(mAP|mAUROC|mF1|ece|mce|brier)$", re.IGNORECASE)
+_GROUP_KEY = re.compile(
+    rf"^(?:groups?[./:_])?({'|'.join(GROUPS)})[./:_ ]+({'|'.join(GROUP_FIGURES)})$", re.IGNORECASE)
+_OVERALL_KEY = re.compile(rf"^(?:overall[./:_])?({'|'.join(overall_keys())})$", re.IGNORECASE)
 
 
 def _figure_name(key: str) -> str | None:
@@ -86,7 +90,8 @@ def _figure_name(key: str) -> str | None:
         return canon[m.group(1).lower()]
     m = _GROUP_KEY.match(key)
     if m:
-        return f"{m.group(1).lower()}_mAP"
+        canon = {x.lower(): x for x in GROUP_FIGURES}
+        return group_name(m.group(1).lower(), canon[m.group(2).lower()])
     return None
 
 
@@ -94,12 +99,13 @@ def result_from_score(score: dict[str, Any], split: str, note: str | None = None
     """A :class:`Result` from a ``lteval score --json`` dictionary (figures copied, never recomputed)."""
     overall = score.get("overall") or {}
     metrics: dict[str, float | None] = {}
-    for k in ("mAP", "mAUROC", "mF1", "ece", "mce", "brier"):
+    for k in overall_keys():
         metrics[k] = _finite(overall.get(k))
     groups = score.get("groups") or {}
     for g in GROUPS:
         if g in groups and isinstance(groups[g], dict):
-            metrics[f"{g}_mAP"] = _finite(groups[g].get("mAP"))
+            for k in GROUP_FIGURES:
+                metrics[group_name(g, k)] = _finite(groups[g].get(k))
     ci: dict[str, tuple[float, float]] = {}
     raw_ci = score.get("ci") or {}
     level = _finite(raw_ci.get("level"))

@@ -17,7 +17,7 @@ from lteval.metrics.groups import (
 )
 from lteval.metrics.rank import RankResult, rank_systems
 from lteval.metrics.ranking import average_precision, roc_auc
-from lteval.metrics.report import EmptyClassWarning, ScoreReport, score_arrays
+from lteval.metrics.score_report import EmptyClassWarning, ScoreReport, score_arrays
 from lteval.metrics.summary import macro_f1, macro_mean, mean_average_precision, mean_roc_auc
 
 __all__ = [

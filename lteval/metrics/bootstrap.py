@@ -9,9 +9,11 @@ negative counts of all resamples come from one sparse product ``W @ M``
 ``y[idx], p[idx]`` with scikit-learn for every resample (tested), at a
 fraction of the cost.
 
-Figures (keys): ``mAP``, ``mAUROC``, ``mF1``, ``ece``, ``mce``, ``brier`` and,
-for each group g, ``g.mAP``, ``g.mAUROC``, ``g.mF1``. Intervals are percentile
-intervals. Calibration bins are those of the full sample (for ``"quantile"``
+Figures (keys): every figure of :data:`lteval.metrics.figures.FIGURES` (``mAP``,
+``mAUROC``, ``mF1``, ``ece``, ``mce``, ``brier``) and, for each group g, its macro
+figures ``g.mAP``, ``g.mAUROC``, ``g.mF1``; each is computed by the table's function on
+the sorted state (:func:`~lteval.metrics.figures.resampled_figures`). Intervals are
+percentile intervals. Calibration bins are those of the full sample (for ``"quantile"``
 binning the edges are not re-estimated per resample).
 
 Clustered bootstrap: with ``clusters`` (one label per row, e.g. a patient ID),
@@ -23,142 +25,14 @@ resamples are exactly the image-level ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from lteval.errors import UsageError
-from lteval.metrics._validation import check_policy, check_targets, check_thresholds
-from lteval.metrics.calibration import bin_edges, bin_index, clip_probs, errors_from_bins
-from lteval.metrics.ranking import group_ends, sort_scores
-from lteval.metrics.summary import macro_mean
+from lteval.metrics._validation import check_policy, check_targets
+from lteval.metrics.figures import SortedState, resampled_figures, sorted_state
 
-OVERALL_FIGURES = ("mAP", "mAUROC", "mF1", "ece", "mce", "brier")
-GROUP_FIGURES = ("mAP", "mAUROC", "mF1")
 #: Floats per working array in one chunk of resamples (bounds peak memory).
 _CHUNK_FLOATS = 4_000_000
-
-
-@dataclass
-class _Prepared:
-    n: int
-    C: int
-    M: object             # scipy.sparse (n, 2G): one-hot of each row's column, positives then negatives
-    G: int
-    seg_starts: np.ndarray  # (C,) first column of each class
-    seg_of_col: np.ndarray  # (G,) class of each column
-    A: np.ndarray         # (n, 3C) [y*pred, pred, y] for F1
-    bins: np.ndarray      # (n, 3*n_bins) per-row [count, sum_p, sum_y] per calibration bin
-    n_bins: int
-    sq_err: np.ndarray    # (n,) per-row sum of squared errors
-
-
-def _prepare(y: np.ndarray, p: np.ndarray, threshold, n_bins: int, strategy: str,
-             calibration: bool) -> _Prepared:
-    import scipy.sparse as sp
-
-    n, C = y.shape
-    order, s_sorted = sort_scores(p)
-    last = group_ends(s_sorted)
-    n_groups = last.sum(axis=1)
-    group_start = np.concatenate([[0], np.cumsum(n_groups)[:-1]]).astype(np.int64)
-    # global tie-group number of every sorted position
-    gg = (np.cumsum(last, axis=1) - last) + group_start[:, None]
-    y_sorted = np.take_along_axis(np.ascontiguousarray(y.T), order, axis=1)
-    n_all = int(n_groups.sum())
-    has_pos = np.bincount(gg[y_sorted == 1], minlength=n_all) > 0
-    # Runs of consecutive negative-only groups share one column: their true-positive
-    # count is the same, so AP and AUC only need their total weight. Groups holding a
-    # positive keep their own column. This shrinks the work from ~n*C to ~2*positives.
-    new_col = has_pos.copy()
-    new_col[1:] |= has_pos[:-1]
-    new_col[group_start] = True
-    merged = np.cumsum(new_col) - 1
-    G = int(merged[-1]) + 1
-    seg_starts = merged[group_start]
-    seg_of_col = np.repeat(np.arange(C), np.diff(np.concatenate([seg_starts, [G]])))
-    cols = merged[gg]
-    cols = np.where(y_sorted == 1, cols, cols + G)
-    M = sp.csr_matrix((np.ones(n * C), (order.ravel(), cols.ravel())), shape=(n, 2 * G))
-
-    t = check_thresholds(threshold, C)
-    pred = (p >= t).astype(np.float64)
-    yf = y.astype(np.float64)
-    A = np.concatenate([yf * pred, pred, yf], axis=1)
-
-    if calibration:
-        pc = clip_probs(p)
-        edges = bin_edges(pc, n_bins, strategy)
-        b = bin_index(pc, edges)
-        flat = (b + (np.arange(n) * n_bins)[:, None]).ravel()
-        size = n * n_bins
-        cnt = np.bincount(flat, minlength=size).reshape(n, n_bins)
-        sp_ = np.bincount(flat, weights=pc.ravel(), minlength=size).reshape(n, n_bins)
-        sy = np.bincount(flat, weights=yf.ravel(), minlength=size).reshape(n, n_bins)
-        bins = np.concatenate([cnt, sp_, sy], axis=1).astype(np.float64)
-        sq = ((p - yf) ** 2).sum(axis=1)
-    else:
-        bins = np.zeros((n, 3 * n_bins))
-        sq = np.zeros(n)
-    return _Prepared(n, C, M, G, seg_starts, seg_of_col, A, bins, n_bins, sq)
-
-
-def _per_class(prep: _Prepared, W: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-class weighted figures for each resample: ap, auc, f1, n_pos — each (B, C)."""
-    R = np.asarray(W @ prep.M)  # (B, 2G)
-    Rp, Rn = R[:, :prep.G], R[:, prep.G:]
-    starts = prep.seg_starts
-
-    def within_class_cumsum(X):
-        cs = np.cumsum(X, axis=1)
-        base = np.zeros((X.shape[0], prep.C))
-        base[:, 1:] = cs[:, starts[1:] - 1]
-        return cs - base[:, prep.seg_of_col]
-
-    TP = within_class_cumsum(Rp)
-    FP = within_class_cumsum(Rn)
-    ends = np.concatenate([starts[1:], [prep.G]]) - 1
-    P = TP[:, ends]
-    N = FP[:, ends]
-    den = TP + FP
-    prec = np.zeros_like(TP)
-    np.divide(TP, den, out=prec, where=den > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ap = np.add.reduceat(Rp * prec, starts, axis=1) / P
-        auc = np.add.reduceat(Rn * (2 * TP - Rp), starts, axis=1) / (2 * P * N)
-    ap[P == 0] = np.nan
-    auc[(P == 0) | (N == 0)] = np.nan
-
-    F = W @ prep.A
-    C = prep.C
-    tp, npred, npos = F[:, :C], F[:, C:2 * C], F[:, 2 * C:]
-    den = npred + npos
-    f1 = np.zeros_like(tp)
-    np.divide(2 * tp, den, out=f1, where=den > 0)
-    return {"ap": ap, "auc": auc, "f1": f1, "n_pos": P}
-
-
-def _figures(prep: _Prepared, W: np.ndarray, policy: str, groups: dict[str, np.ndarray] | None,
-             calibration: bool) -> dict[str, np.ndarray]:
-    pc = _per_class(prep, W)
-    out = {
-        "mAP": macro_mean(pc["ap"], pc["n_pos"], policy, kind="ap"),
-        "mAUROC": macro_mean(pc["auc"], pc["n_pos"], policy, kind="auc"),
-        "mF1": macro_mean(pc["f1"], pc["n_pos"], policy, kind="f1"),
-    }
-    if calibration:
-        nb = prep.n_bins
-        S = W @ prep.bins
-        ece, mce = errors_from_bins(S[:, :nb], S[:, nb:2 * nb], S[:, 2 * nb:])
-        out["ece"], out["mce"] = ece, mce
-        out["brier"] = (W @ prep.sq_err) / (W.sum(axis=1) * prep.C)
-    for g, idx in (groups or {}).items():
-        if len(idx) == 0:
-            continue
-        out[f"{g}.mAP"] = macro_mean(pc["ap"][:, idx], pc["n_pos"][:, idx], policy, kind="ap")
-        out[f"{g}.mAUROC"] = macro_mean(pc["auc"][:, idx], pc["n_pos"][:, idx], policy, kind="auc")
-        out[f"{g}.mF1"] = macro_mean(pc["f1"][:, idx], pc["n_pos"][:, idx], policy, kind="f1")
-    return out
 
 
 def _resample_rngs(n_boot: int, seed: int):
@@ -230,8 +104,9 @@ def weight_chunks(n: int, n_boot: int, seed: int = 0, chunk: int | None = None, 
     return cluster_resample_weights(clusters, int(n_boot), seed, chunk)
 
 
-def _chunk_size(prep: _Prepared) -> int:
-    width = max(2 * prep.G, 3 * prep.C, 3 * prep.n_bins, prep.n)
+def chunk_size(state: SortedState) -> int:
+    """Resamples per chunk for ``state``: keeps each working array near ``_CHUNK_FLOATS`` floats."""
+    width = max(2 * state.G, 3 * state.C, 3 * state.n_bins, state.n)
     return max(1, _CHUNK_FLOATS // width)
 
 
@@ -251,18 +126,18 @@ def bootstrap_distribution(y_true, y_prob, *, n_boot: int = 1000, seed: int = 0,
     policy = check_policy(empty_class)
     if weights is None and (not isinstance(n_boot, (int, np.integer)) or n_boot < 1):
         raise UsageError(f"n_boot must be a positive integer, got {n_boot!r}")
-    prep = _prepare(y, p, threshold, n_bins, strategy, calibration)
+    prep = sorted_state(y, p, threshold, n_bins, strategy, calibration)
     parts: list[dict[str, np.ndarray]] = []
     if weights is not None:
         W_all = np.asarray(weights, dtype=np.float64)
         if W_all.ndim != 2 or W_all.shape[1] != y.shape[0]:
             raise UsageError(f"weights must have shape (B, {y.shape[0]}), got {W_all.shape}")
-        step = _chunk_size(prep)
+        step = chunk_size(prep)
         chunks = [W_all[i:i + step] for i in range(0, len(W_all), step)]
     else:
-        chunks = weight_chunks(y.shape[0], n_boot, seed, _chunk_size(prep), clusters)
+        chunks = weight_chunks(y.shape[0], n_boot, seed, chunk_size(prep), clusters)
     for W in chunks:
-        parts.append(_figures(prep, W, policy, groups, calibration))
+        parts.append(resampled_figures(prep, W, policy, groups, calibration))
     return {k: np.concatenate([d[k] for d in parts]) for k in parts[0]}
 
 

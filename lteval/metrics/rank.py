@@ -7,7 +7,7 @@ pairwise probability that A beats B, paired-bootstrap p-values with Holm's
 adjustment, and Kendall's tau-b between each resampled ranking and the
 full-data one. Definitions: ``docs/metrics.md`` ("Ranking systems").
 
-Speed: each system is sorted once (``bootstrap._prepare``) and every resample
+Speed: each system is sorted once (:func:`lteval.metrics.figures.sorted_state`) and every resample
 is a weighted re-count of that fixed order, exactly as ``score --bootstrap``;
 one chunk of resample weights is drawn once and shared by all systems.
 
@@ -27,16 +27,21 @@ import numpy as np
 
 from lteval.errors import UsageError, did_you_mean
 from lteval.metrics._validation import check_policy, check_targets, check_thresholds
-from lteval.metrics.bootstrap import (
-    GROUP_FIGURES, OVERALL_FIGURES, _chunk_size, _figures, _prepare, cluster_codes, percentile_ci,
-    weight_chunks,
+from lteval.metrics.bootstrap import chunk_size, cluster_codes, percentile_ci, weight_chunks
+from lteval.metrics.figures import (
+    FIGURES, figure, group_key, group_keys, group_name, overall_keys, resampled_figures,
+    sorted_state,
 )
 
-#: Figures where smaller is better (ranked ascending).
-LOWER_IS_BETTER = ("ece", "mce", "brier")
 #: Relative tolerance under which two figures count as tied.
 TIE_RTOL = 1e-12
-_PER_CLASS = {"ap": "mAP", "auroc": "mAUROC", "f1": "mF1"}
+
+
+def _per_class_figures() -> dict[str, str]:
+    """Per-class statistic -> the macro figure that, over a one-class group, is that statistic."""
+    return {f.per_class: f.key for f in FIGURES if f.scope == "macro"}
+
+
 _CLASS_GROUP = "__class__"
 
 
@@ -53,9 +58,9 @@ class MetricSpec:
 
 def metric_choices(group_names: Sequence[str] = (), classes: Sequence[str] = ()) -> list[str]:
     """Every metric name :func:`resolve_metric` accepts for these groups / classes."""
-    out = list(OVERALL_FIGURES)
-    out += [f"{g}_{f}" for g in group_names for f in GROUP_FIGURES]
-    out += [f"per_class.{c}.{f}" for c in classes for f in _PER_CLASS]
+    out = list(overall_keys())
+    out += [group_name(g, f) for g in group_names for f in group_keys()]
+    out += [f"per_class.{c}.{f}" for c in classes for f in _per_class_figures()]
     return out
 
 
@@ -72,28 +77,32 @@ def resolve_metric(metric: str, *, groups: Mapping[str, np.ndarray] | None = Non
     m = str(metric).strip()
     if m.startswith("overall."):
         m = m[len("overall."):]
-    if m in OVERALL_FIGURES:
-        return MetricSpec(m, m, m not in LOWER_IS_BETTER, m in LOWER_IS_BETTER, {})
+    if m in overall_keys():
+        f = figure(m)
+        return MetricSpec(m, m, f.higher_is_better, f.calibration, {})
     if m.startswith("per_class."):
         rest = m[len("per_class."):]
         cls, _, fig = rest.rpartition(".")
-        if fig in _PER_CLASS and cls in classes:
+        per_class = _per_class_figures()
+        if fig in per_class and cls in classes:
             idx = np.array([classes.index(cls)], dtype=np.int64)
-            return MetricSpec(m, f"{_CLASS_GROUP}.{_PER_CLASS[fig]}", True, False,
-                              {_CLASS_GROUP: idx})
+            f = figure(per_class[fig])
+            return MetricSpec(m, group_key(_CLASS_GROUP, f.key), f.higher_is_better,
+                              f.calibration, {_CLASS_GROUP: idx})
     else:
         g = m[len("groups."):] if m.startswith("groups.") else m
         for sep in (".", "_"):
             name, _, fig = g.rpartition(sep)
-            if fig in GROUP_FIGURES and name in groups:
+            if fig in group_keys() and name in groups:
                 if len(groups[name]) == 0:
                     raise UsageError(f"metric {metric!r}: group {name!r} has no classes")
-                return MetricSpec(f"{name}_{fig}", f"{name}.{fig}", True, False,
-                                  {name: np.asarray(groups[name], dtype=np.int64)})
+                f = figure(fig)
+                return MetricSpec(group_name(name, fig), group_key(name, fig), f.higher_is_better,
+                                  f.calibration, {name: np.asarray(groups[name], dtype=np.int64)})
     choices = metric_choices(list(groups), [])
     hint = did_you_mean(m, metric_choices(list(groups), classes))
     raise UsageError(f"unknown metric {metric!r}{hint}; choose one of {', '.join(choices)}"
-                     + (" or per_class.<class>.ap|auroc|f1" if classes else ""))
+                     + (f" or per_class.<class>.{'|'.join(_per_class_figures())}" if classes else ""))
 
 
 @dataclass
@@ -301,17 +310,17 @@ def rank_systems(y_true, systems: Mapping[str, np.ndarray] | Sequence[np.ndarray
     if clusters is not None:
         _, n_clusters = cluster_codes(clusters, n)
 
-    preps = [_prepare(y, p, thr, n_bins, strategy, spec.calibration) for p in ps]
+    preps = [sorted_state(y, p, thr, n_bins, strategy, spec.calibration) for p in ps]
 
-    def figure(prep, W):
-        return _figures(prep, W, policy, spec.groups, spec.calibration)[spec.key]
+    def value_of(prep, W):
+        return resampled_figures(prep, W, policy, spec.groups, spec.calibration)[spec.key]
 
     ones = np.ones((1, n))
-    values = np.array([figure(pr, ones)[0] for pr in preps])
-    chunk = min(_chunk_size(pr) for pr in preps)
+    values = np.array([value_of(pr, ones)[0] for pr in preps])
+    chunk = min(chunk_size(pr) for pr in preps)
     parts = []
     for W in weight_chunks(n, n_boot, seed, chunk, clusters):
-        parts.append(np.stack([figure(pr, W) for pr in preps], axis=1))
+        parts.append(np.stack([value_of(pr, W) for pr in preps], axis=1))
     boot = np.concatenate(parts, axis=0)                   # (B, k)
 
     cmp_full = compare_matrix(values, spec.higher_is_better)
@@ -333,4 +342,4 @@ def rank_systems(y_true, systems: Mapping[str, np.ndarray] | Sequence[np.ndarray
 
 
 __all__ = ["RankResult", "MetricSpec", "rank_systems", "resolve_metric", "metric_choices",
-           "holm", "kendall_tau_b", "compare_matrix", "LOWER_IS_BETTER"]
+           "holm", "kendall_tau_b", "compare_matrix"]

@@ -8,7 +8,7 @@ equal-count bins, or at explicit cut points ``[c1, ..., cm]`` into
 ``< c1``, ``[c1, c2)``, ..., ``>= cm``. A missing value (empty cell) is its own
 stratum, ``(missing)``.
 
-``score_strata`` runs :func:`~lteval.metrics.report.score_arrays` on each
+``score_strata`` runs :func:`~lteval.metrics.score_report.score_arrays` on each
 subset, so every stratum's figures and intervals equal scoring that subset
 alone (same seed). A figure undefined on a stratum (no samples, no class with
 both labels, ...) is ``None``, never NaN. ``strata_gap`` gives, for every
@@ -23,12 +23,11 @@ from typing import Sequence
 import numpy as np
 
 from lteval.errors import UsageError
+from lteval.metrics.figures import group_key, group_keys, overall_keys
 
 MISSING = "(missing)"
 #: A numeric column with at most this many distinct values is treated as categorical.
 CATEGORICAL_MAX = 10
-OVERALL_KEYS = ("mAP", "mAUROC", "mF1", "ece", "mce", "brier")
-GROUP_KEYS = ("mAP", "mAUROC", "mF1")
 
 
 def _fmt(x: float) -> str:
@@ -105,8 +104,8 @@ def stratum_labels(values, bins=4) -> tuple[np.ndarray, list[str]]:
 
 
 def _empty_stratum(groups: dict) -> dict:
-    return {"n_samples": 0, "overall": {k: None for k in OVERALL_KEYS},
-            "groups": {g: {k: None for k in GROUP_KEYS} for g in groups}, "ci": None,
+    return {"n_samples": 0, "overall": {k: None for k in overall_keys()},
+            "groups": {g: {k: None for k in group_keys()} for g in groups}, "ci": None,
             "n_empty_classes": None, "note": "no images in this stratum"}
 
 
@@ -116,10 +115,10 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
 
     ``labels`` (n,) is each row's stratum, ``order`` the strata to report (a stratum with
     no rows is reported with ``n_samples`` 0 and null figures). ``score_kw`` goes to
-    :func:`~lteval.metrics.report.score_arrays`; ``clusters`` (n,) is cut to each subset.
+    :func:`~lteval.metrics.score_report.score_arrays`; ``clusters`` (n,) is cut to each subset.
     Keys are ``prefix + stratum``.
     """
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
 
     y = np.asarray(y_true)
     p = np.asarray(y_prob)
@@ -142,7 +141,7 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
             out[key] = {
                 "n_samples": int(m.sum()),
                 "overall": d["overall"],
-                "groups": {g: {k: v[k] for k in GROUP_KEYS} for g, v in d["groups"].items()},
+                "groups": {g: {k: v[k] for k in group_keys()} for g, v in d["groups"].items()},
                 "ci": d.get("ci"),
                 "n_empty_classes": len(d["empty_classes"]),
             }
@@ -160,10 +159,10 @@ def score_strata(y_true, y_prob, classes, labels, order: Sequence[str], *, colum
 
 def figure_keys(strata: dict) -> list[str]:
     """Figures present in the strata: overall keys, then ``<group>.<figure>``."""
-    keys = list(OVERALL_KEYS)
+    keys = list(overall_keys())
     for v in strata.values():
         for g in v["groups"]:
-            keys += [f"{g}.{k}" for k in GROUP_KEYS if f"{g}.{k}" not in keys]
+            keys += [group_key(g, k) for k in group_keys() if group_key(g, k) not in keys]
     return keys
 
 

@@ -1,7 +1,7 @@
 """Score every (run, split) through the metrics core, with bootstrap replicates for the gaps.
 
 The report computes no metric itself: point figures come from
-:func:`lteval.metrics.report.score_arrays` (the function behind ``lteval score``) and
+:func:`lteval.metrics.score_report.score_arrays` (the function behind ``lteval score``) and
 intervals from :func:`lteval.metrics.bootstrap.bootstrap_distribution`. A dev-vs-test gap
 compares two different sample sets, so dev and test are resampled independently (test
 uses ``seed + 1``) and the gap's interval is the percentile interval of the differences of
@@ -42,7 +42,8 @@ class SplitResult:
 def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, groups,
               threshold, n_boot: int, seed: int, clusters=None) -> tuple[dict, dict | None]:
     from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
-    from lteval.metrics.report import EmptyClassWarning, score_arrays
+    from lteval.metrics.figures import group_key
+    from lteval.metrics.score_report import EmptyClassWarning, score_arrays
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyClassWarning)
@@ -66,7 +67,8 @@ def _evaluate(y: np.ndarray, p: np.ndarray, classes: Sequence[str], task: str, g
                 lo, hi = percentile_ci(v, LEVEL)
                 ci[k] = [lo, hi]
         score["ci"] = ci
-        dist = {k: v for k, v in dist.items() if not k.startswith("__c") or k.endswith(".mAP")}
+        dist = {k: v for k, v in dist.items()
+                if not k.startswith("__c") or k.endswith(group_key("", "mAP"))}
     return score, dist
 
 

@@ -17,14 +17,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lteval import __version__
+from lteval.metrics.figures import figure, group_key, headline_keys
 from lteval.report import figures
 from lteval.report.analysis import CLASS_KEY, SplitResult, evaluate_all, gap
 from lteval.report.sources import LoadedRun
 
-#: Leaderboard columns: (score key, header, higher is better).
-TABLE_METRICS: tuple[tuple[str, str, bool], ...] = (
-    ("mAP", "mAP", True), ("mAUROC", "mAUROC", True), ("mF1", "mF1", True), ("ece", "ECE", False),
-)
+
+def table_metrics() -> list[tuple[str, str, bool]]:
+    """Leaderboard columns ``(score key, header, higher is better)``: the headline figures of
+    the table of figures (:mod:`lteval.metrics.figures`)."""
+    return [(k, figure(k).label, figure(k).higher_is_better) for k in headline_keys()]
+
+
 GROUP_ORDER = ("head", "medium", "tail")
 #: Most points kept per precision–recall curve (corners of the step curve, subsampled).
 PR_MAX_POINTS = 400
@@ -173,7 +177,8 @@ def _score_runs(runs: list[LoadedRun], task, groups, opts: ReportOptions,
 def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
     splits = ("dev", "test", "gap") if has_test else ("dev",)
     columns = []
-    for key, label, higher in TABLE_METRICS:
+    metrics = table_metrics()
+    for key, label, higher in metrics:
         for s in splits:
             columns.append({"key": key, "label": label, "split": s,
                             "better": "high" if (higher and s != "gap") else "low",
@@ -217,7 +222,7 @@ def _table(results: list[RunResult], has_test: bool) -> dict[str, Any]:
         for r, h in zip(rows, hits):
             r["cells"][j]["best"] = h
     return {"columns": columns, "rows": rows, "splits": splits,
-            "metrics": [{"key": k, "label": lab} for k, lab, _ in TABLE_METRICS]}
+            "metrics": [{"key": k, "label": lab} for k, lab, _ in metrics]}
 
 
 def _class_order(task, groups, results: list[RunResult]) -> tuple[list[str], dict[str, float], str]:
@@ -266,7 +271,7 @@ def _dumbbells(results, task, groups, order, has_test) -> tuple[list[dict], list
             j = cls_index[c]
             dv = _pc(rr.dev, c, "ap")
             tv = _pc(rr.test, c, "ap")
-            gp = gap(rr.dev, rr.test, CLASS_KEY.format(j) + ".mAP", dv, tv)
+            gp = gap(rr.dev, rr.test, group_key(CLASS_KEY.format(j), "mAP"), dv, tv)
             labels.append(c)
             dev_v.append(dv)
             test_v.append(tv)
@@ -278,7 +283,7 @@ def _dumbbells(results, task, groups, order, has_test) -> tuple[list[dict], list
         gsec = len(labels)
         for g in [*[g for g in GROUP_ORDER if groups is not None and g in groups.members
                     and groups.members[g]], None]:
-            key = f"{g}.mAP" if g else "mAP"
+            key = group_key(g, "mAP") if g else "mAP"
             label = f"{g} group mAP" if g else "overall mAP"
             dv = _get(rr.dev.score if rr.dev else None, key)
             tv = _get(rr.test.score if rr.test else None, key)

@@ -46,7 +46,7 @@ def make_run(root: str | Path, name: str, *, task: str | Task = "cxrlt2026-task1
     switched on for the last three when ``loss`` contains ``drw``) and a ``DONE`` record.
     """
     from lteval.io.tables import write_labels, write_predictions
-    from lteval.metrics.report import score_arrays
+    from lteval.metrics.score_report import score_arrays
     from lteval.scoring import resolve_groups
 
     t = get_task(task)

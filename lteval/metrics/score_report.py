@@ -1,7 +1,8 @@
 """``ScoreReport``: every figure ``lteval score`` prints, from arrays.
 
 ``score_arrays`` is the one place that assembles the per-class, overall and
-group figures (and bootstrap intervals). ``ScoreReport.to_dict()`` is exactly
+group figures (and bootstrap intervals), each one of the table of figures
+(:mod:`lteval.metrics.figures`). ``ScoreReport.to_dict()`` is exactly
 the JSON of ``lteval score --json``; undefined values are ``None``.
 """
 
@@ -14,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lteval import __version__
+from lteval.errors import InputError
 from lteval.metrics._validation import check_policy, check_targets, check_thresholds
 from lteval.metrics.bootstrap import bootstrap_distribution, percentile_ci
-from lteval.metrics.calibration import brier_score, calibration_summary
-from lteval.metrics.classification import precision_recall_f1
+from lteval.metrics.figures import (
+    PointState, group_keys, point_figures, point_statistics, statistic,
+)
 from lteval.metrics.groups import Groups
-from lteval.metrics.ranking import ap_from_groups, auc_from_groups, ranked_groups
-from lteval.metrics.summary import macro_mean
 
 
 class EmptyClassWarning(UserWarning):
@@ -93,12 +94,16 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
                  strategy: str = "uniform", clusters=None) -> ScoreReport:
     """Score probabilities ``y_prob`` (n, C) against ``y_true`` (n, C) for ``classes`` (C,).
 
+    Every figure of :mod:`lteval.metrics.figures`: per class, overall, per group of
+    ``groups``, and with ``n_boot`` > 0 their ``level`` percentile intervals (``seed``).
+    ``threshold``: scalar or (C,) for F1; ``n_bins`` / ``strategy``: calibration bins.
     ``clusters`` (n,) makes the bootstrap resample clusters (e.g. patients) instead of rows.
+    Raises :class:`~lteval.errors.InputError` when ``classes`` does not name every column.
     """
     y, p = check_targets(y_true, y_prob, probs=True)
     classes = list(classes)
     if len(classes) != y.shape[1]:
-        raise ValueError(f"classes has {len(classes)} names for {y.shape[1]} columns")
+        raise InputError(f"classes has {len(classes)} names for {y.shape[1]} columns")
     policy = check_policy(empty_class)
     thr = check_thresholds(threshold, len(classes))
     n_pos = y.sum(axis=0, dtype=np.int64)
@@ -108,25 +113,16 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
                       f"({', '.join(empty[:5])}{'...' if len(empty) > 5 else ''}); "
                       f"policy '{policy}'", EmptyClassWarning, stacklevel=2)
 
-    rg = ranked_groups(y, p)
-    ap = ap_from_groups(rg)
-    auc = auc_from_groups(rg)
-    prec, rec, f1 = precision_recall_f1(y, p, thr)
-    ece, mce, ece_c, _ = calibration_summary(y, p, n_bins, strategy)
-    ap_reported = np.where(n_pos == 0, 0.0 if policy == "zero" else np.nan, ap)
-
+    state = PointState(y, p, thr, n_bins, strategy)
+    stats = point_statistics(state)
+    empty_value = 0.0 if policy == "zero" else np.nan
+    reported = {k: np.where(n_pos == 0, empty_value, v) if statistic(k).empty_by_policy else v
+                for k, v in stats.items()}
     per_class = {
-        c: {"ap": _f(ap_reported[j]), "auroc": _f(auc[j]), "f1": _f(f1[j]),
-            "precision": _f(prec[j]), "recall": _f(rec[j]), "ece": _f(ece_c[j]),
-            "n_pos": int(n_pos[j])}
+        c: {**{k: _f(v[j]) for k, v in reported.items()}, "n_pos": int(n_pos[j])}
         for j, c in enumerate(classes)
     }
-    overall = {
-        "mAP": _f(macro_mean(ap, n_pos, policy, kind="ap")),
-        "mAUROC": _f(macro_mean(auc, n_pos, policy, kind="auc")),
-        "mF1": _f(macro_mean(f1, n_pos, policy, kind="f1")),
-        "ece": _f(ece), "mce": _f(mce), "brier": _f(brier_score(y, p)),
-    }
+    overall = {k: _f(v) for k, v in point_figures(state, stats, policy).items()}
     group_out: dict[str, dict] = {}
     group_idx: dict[str, np.ndarray] = {}
     if groups is not None:
@@ -134,12 +130,8 @@ def score_arrays(y_true, y_prob, classes, *, task: str = "custom", threshold=0.5
         for g, members in groups.members.items():
             idx = idx_all[g]
             group_idx[g] = idx
-            group_out[g] = {
-                "classes": list(members),
-                "mAP": _f(macro_mean(ap[idx], n_pos[idx], policy, kind="ap")) if len(idx) else None,
-                "mAUROC": _f(macro_mean(auc[idx], n_pos[idx], policy, kind="auc")) if len(idx) else None,
-                "mF1": _f(macro_mean(f1[idx], n_pos[idx], policy, kind="f1")) if len(idx) else None,
-            }
+            figs = point_figures(state, stats, policy, idx) if len(idx) else {}
+            group_out[g] = {"classes": list(members), **{k: _f(figs.get(k)) for k in group_keys()}}
     ci = None
     if n_boot:
         dist = bootstrap_distribution(y, p, n_boot=n_boot, seed=seed, threshold=thr,
