@@ -203,8 +203,8 @@ def test_baseline_tomls_found_in_every_install_layout(tmp_path, monkeypatch):
     user.mkdir(parents=True)
     (user / "mine_bce.toml").write_text('backbone = "resnet50"\nloss = "bce"\n')
     missing = [tmp_path / f"missing{i}" for i in range(3)]
-    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, user])
+    monkeypatch.setattr(baselines, "baseline_dirs", lambda: [*missing, user])
     assert baselines.baselines_dir() == user
     assert baselines.list_baselines() == ["mine_bce"]
-    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, tmp_path / "missing3"])
+    monkeypatch.setattr(baselines, "baseline_dirs", lambda: [*missing, tmp_path / "missing3"])
     assert baselines.baselines_dir() == missing[2]  # none installed: the venv location, for the message
