@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lteval"
 #: top-level module); ``lteval`` itself is the package's ``__init__`` (the ``lteval.score`` /
 #: ``lteval.compare`` facade) and ``__version__`` the constant every layer may read.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "__version__"),     # the LtevalError family
+    ("errors", "__version__", "registry"),  # the LtevalError family; the registry idiom
     ("tasks",),                    # classes + ID column
     ("io",),                       # CSV readers/writers, metadata joins, atomic writes
     ("metrics", "thresholds"),     # pure numpy over (n, C) arrays; threshold rules
@@ -78,13 +78,40 @@ def _resolve(name: str) -> str | None:
     return name or None
 
 
+UNKNOWN: list[str] = []   # imports naming an lteval module that does not exist (filled by _imports)
+MISSING_NAMES: list[tuple[str, int, str, str]] = []   # (module, line, from-module, name), checked below
+
+
+def _top_level_names(path: Path) -> set[str] | None:
+    """Names a module defines at its top level (None when it has a module ``__getattr__``)."""
+    names: set[str] = set()
+    todo = list(ast.parse(path.read_text(encoding="utf-8")).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name == "__getattr__":
+                return None
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.If, ast.Try)):
+            todo += node.body + node.orelse + getattr(node, "finalbody", [])
+            todo += [s for h in getattr(node, "handlers", []) for s in h.body]
+    return names
+
+
 def _imports(module: str, path: Path) -> list[tuple[int, str]]:
     """``(line, imported lteval module)`` for every import statement of ``module``, at any depth."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            targets = [_resolve(a.name) for a in node.names if a.name.split(".")[0] == "lteval"]
+            names = [a.name for a in node.names if a.name.split(".")[0] == "lteval"]
+            UNKNOWN.extend(f"{module}:{node.lineno}: {n}" for n in names if n not in MODULES)
+            targets = [_resolve(n) for n in names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[:len(package.split(".")) - node.level + 1]
@@ -93,6 +120,8 @@ def _imports(module: str, path: Path) -> list[tuple[int, str]]:
                 src = node.module or ""
             if src.split(".")[0] != "lteval":
                 continue
+            if src not in MODULES:
+                UNKNOWN.append(f"{module}:{node.lineno}: {src}")
             targets = []
             for a in node.names:
                 if src == "lteval" and a.name == "__version__":
@@ -101,6 +130,7 @@ def _imports(module: str, path: Path) -> list[tuple[int, str]]:
                     targets.append(f"{src}.{a.name}")
                 else:
                     targets.append(_resolve(src))
+                    MISSING_NAMES.append((module, node.lineno, src, a.name))
         else:
             continue
         found += [(node.lineno, t) for t in targets if t and t != module]
@@ -166,6 +196,26 @@ def test_the_graph_is_read():
     assert "lteval.__version__" in {t for _, t in GRAPH["lteval.scoring"]}
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset("abc")]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_imported_module_exists():
+    """Lazy imports are not run by every test: a moved or renamed module must not linger in one."""
+    assert not UNKNOWN, f"imports of lteval modules that do not exist: {UNKNOWN}"
+
+
+def test_every_imported_name_exists():
+    """``from lteval.x import name``: ``name`` is defined in ``lteval.x`` (a function that moved
+    leaves no stale lazy import behind)."""
+    defined = {}
+    bad = []
+    for module, line, src, name in MISSING_NAMES:
+        if src not in MODULES:
+            continue  # reported by test_every_imported_module_exists
+        if src not in defined:
+            defined[src] = _top_level_names(MODULES[src])
+        if defined[src] is not None and name != "*" and name not in defined[src]:
+            bad.append(f"{module}:{line}: {name} from {src}")
+    assert not bad, f"imported names not defined there: {bad}"
 
 
 def test_every_package_has_a_layer():
