@@ -56,10 +56,12 @@ class Checkpointer:
 
     @property
     def last(self) -> Path:
+        """``RUN/checkpoints/last.pt``."""
         return self.run_dir / rd.LAST
 
     @property
     def best(self) -> Path:
+        """``RUN/checkpoints/best.pt``."""
         return self.run_dir / rd.BEST
 
     def save_last(self, parts, state) -> None:

@@ -25,10 +25,12 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process trains."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0 (the process that writes files)."""
         return self.rank == 0
 
 
@@ -64,11 +66,13 @@ def init_distributed() -> DistInfo:
 
 
 def is_main() -> bool:
+    """Whether this process is rank 0 of the process group (True without one)."""
     d = _dist()
     return d is None or d.get_rank() == 0
 
 
 def barrier() -> None:
+    """Wait for every rank (a no-op without a process group)."""
     d = _dist()
     if d is not None:
         d.barrier()
@@ -95,6 +99,7 @@ def broadcast_object(obj, src: int = 0):
 
 
 def cleanup() -> None:
+    """End the process group, if one was started."""
     d = _dist()
     if d is not None:
         d.destroy_process_group()

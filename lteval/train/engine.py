@@ -226,11 +226,13 @@ class TrainState:
         self.stopped_early = False
 
     def to_dict(self) -> dict:
+        """The counters as plain values (for ``last.pt``)."""
         return {k: getattr(self, k) for k in ("epoch", "batch", "global_step", "loss_sum", "loss_count", "best",
                                               "best_epoch", "best_step", "best_drw_active", "bad_epochs",
                                               "n_active", "history", "stopped_early")}
 
     def load(self, d: dict) -> None:
+        """Restore the counters from :meth:`to_dict`'s output."""
         for k, v in d.items():
             setattr(self, k, v)
 
@@ -259,6 +261,7 @@ class Run:
 
     @property
     def selection(self) -> str:
+        """The selection rule in words, as ``DONE`` records it."""
         return "re-weighted evaluations only" if self.restrict else "all evaluations"
 
     def predict(self, model, dataset) -> np.ndarray:

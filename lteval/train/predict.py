@@ -110,6 +110,7 @@ class TrainedRun:
 
     @property
     def task(self):
+        """The run's :class:`~lteval.tasks.Task` (classes, ID column)."""
         return self.source.task
 
     def eval_sets(self):
