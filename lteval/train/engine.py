@@ -58,7 +58,7 @@ from lteval.train.distributed import DistInfo, all_gather_object, barrier, init_
 from lteval.train.parts import RunParts, build_run
 from lteval.train.predict import outputs, predict_raw, write_split
 
-__all__ = ["train", "prepare_data", "train_one_epoch", "evaluate", "predict_and_finish", "RunData", "Run",
+__all__ = ["train", "prepare_data", "setup", "train_one_epoch", "evaluate", "predict_and_finish", "RunData", "Run",
            "TrainState", "Stepper"]
 
 #: Fault injection for the resume tests: SIGKILL this process right after this optimiser step.
