@@ -52,8 +52,8 @@ def main(argv=None) -> None:
     import warnings
 
     import lteval
+    from lteval.train.baselines import resolve, run_baseline
     from lteval.train.config import parse_set
-    from lteval.train.registry import resolve, run_baseline
     from lteval.train.rundir import is_done
 
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -160,7 +160,7 @@ def study_plan(backbone: str, seeds, losses, post: dict, ablations: dict, ablati
 def _item_dirs(item: dict, preset: str, out: Path, base_sets: dict):
     """(run dir, pre-calib dir, calib dir, config hash) an item will use (nothing is trained)."""
     from lteval.posttrain.pipeline import parse_name, split_overrides, stage_dir
-    from lteval.train.registry import resolve
+    from lteval.train.baselines import resolve
 
     base, stages = parse_name(item["name"])
     ov = dict(base_sets, **item["overrides"], seed=item["seed"])
@@ -353,7 +353,8 @@ def study_main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from lteval.posttrain.pipeline import run_pipeline
-    from lteval.train.config import lteval_home, parse_set
+    from lteval.data.run_data import lteval_home
+    from lteval.train.config import parse_set
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     losses = [x for x in args.losses.split(",") if x]

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lteval.errors import ConfigError, InputError
+from lteval.train.baselines import get_baseline, grid_members, list_baselines, resolve
 from lteval.train.config import PRESETS, TrainConfig, config_hash, parse_set, resolve_config
-from lteval.train.registry import get_baseline, grid_members, list_baselines, resolve
 
 SEED_BACKBONES = ["resnet50", "resnet101", "densenet121", "densenet169", "efficientnet_b4", "efficientnet_v2_s",
                   "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
@@ -113,16 +113,16 @@ def test_config_hash_covers_results_not_bookkeeping():
 
 
 def test_bad_toml_is_reported_with_the_file(tmp_path, monkeypatch):
-    from lteval.train import registry
+    from lteval.train import baselines
     (tmp_path / "x_bce.toml").write_text('backbone = "resnet50"\nloss = "bce"\nlearning_rate = 1\n')
     monkeypatch.setenv("LTEVAL_BASELINES", str(tmp_path))
-    registry._load_all.cache_clear()
+    baselines._load_all.cache_clear()
     try:
         with pytest.raises(InputError, match="learning_rate") as e:
             list_baselines()
         assert e.value.file.endswith("x_bce.toml")
     finally:
-        registry._load_all.cache_clear()
+        baselines._load_all.cache_clear()
 
 
 def test_grid_members():
@@ -193,18 +193,18 @@ def test_baseline_tomls_found_in_every_install_layout(tmp_path, monkeypatch):
     import site
     import sys
 
-    from lteval.train import registry
+    from lteval.train import baselines
 
-    dirs = registry.baseline_dirs()
-    assert dirs[2] == registry.Path(sys.prefix) / "share" / "lteval" / "baselines"
-    assert dirs[3] == registry.Path(site.getuserbase()) / "share" / "lteval" / "baselines"
+    dirs = baselines.baseline_dirs()
+    assert dirs[2] == baselines.Path(sys.prefix) / "share" / "lteval" / "baselines"
+    assert dirs[3] == baselines.Path(site.getuserbase()) / "share" / "lteval" / "baselines"
     monkeypatch.delenv("LTEVAL_BASELINES", raising=False)
     user = tmp_path / "user" / "share" / "lteval" / "baselines"
     user.mkdir(parents=True)
     (user / "mine_bce.toml").write_text('backbone = "resnet50"\nloss = "bce"\n')
     missing = [tmp_path / f"missing{i}" for i in range(3)]
-    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, user])
-    assert registry.baselines_dir() == user
-    assert registry.list_baselines() == ["mine_bce"]
-    monkeypatch.setattr(registry, "baseline_dirs", lambda: [*missing, tmp_path / "missing3"])
-    assert registry.baselines_dir() == missing[2]  # none installed: the venv location, for the message
+    monkeypatch.setattr(baselines, "baseline_dirs", lambda: [*missing, user])
+    assert baselines.baselines_dir() == user
+    assert baselines.list_baselines() == ["mine_bce"]
+    monkeypatch.setattr(baselines, "baseline_dirs", lambda: [*missing, tmp_path / "missing3"])
+    assert baselines.baselines_dir() == missing[2]  # none installed: the venv location, for the message

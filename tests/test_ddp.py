@@ -38,9 +38,9 @@ def _logits(d, split):
 
 
 def test_two_process_gloo_run_matches_single_process(tmp_path, env):
-    from lteval.train.distributed import launch
-    from lteval.train.engine import open_data
-    from lteval.train.registry import resolve, run_baseline
+    from lteval.data.run_data import open_data
+    from lteval.train.baselines import resolve, run_baseline
+    from lteval.train.launch import launch
 
     sets = [f"{k}={v}" for k, v in dict(OVER, batch_size=8).items()]
     open_data(resolve(NAME, "smoke", dict(OVER, batch_size=8)), progress=False)  # what the CLI does first

@@ -27,7 +27,7 @@ def _home(tmp_path_factory, monkeypatch):
 
 
 def run(name, out, **over):
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
     return run_baseline(name, out=out, overrides=dict(TINY, **over), progress=False)
 
 
@@ -91,8 +91,8 @@ def test_dev_test_never_in_fitting_splits(ldam_run):
 def test_probabilities_are_sigmoid_of_ldam_scaled_logits(ldam_run):
     """logits = s * (cosine output of the best model); probabilities = sigmoid(logits)."""
     from lteval.data.dataset import CXRDataset
+    from lteval.data.run_data import open_data
     from lteval.train.config import TrainConfig
-    from lteval.train.engine import open_data
     from lteval.train.models import create_model
     from lteval.train.rundir import read_config
 
@@ -128,7 +128,7 @@ def test_scores_match_the_metrics_core(ldam_run):
         got = json.loads((d / "scores" / f"{split}.json").read_text())
         assert got == json.loads(json.dumps(want))
     # dev/test labels are the synthetic set's hidden labels
-    from lteval.train.engine import open_data
+    from lteval.data.run_data import open_data
     from lteval.train.config import TrainConfig
     from lteval.train.rundir import read_config
     src = open_data(TrainConfig.from_dict(read_config(d)), prepare=False)
@@ -153,7 +153,7 @@ def test_finished_run_reused_unfinished_refused_force_retrains(tmp_path):
     (d / "DONE").unlink()                                           # looks interrupted now
     with pytest.raises(OutputExistsError, match="--resume"):
         run("resnet50_bce", tmp_path)
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
     d2 = run_baseline("resnet50_bce", out=tmp_path, overrides=TINY, force=True, progress=False)
     assert d2 == d and (d / "DONE").is_file() and (d / "DONE").stat().st_mtime_ns != stamp
 
@@ -200,7 +200,7 @@ def test_real_data_root_checks_every_image_before_training(tmp_path):
     leaves nothing that blocks the same command once the image is back (issue 13)."""
     from lteval.data.synth import generate
     from lteval.errors import InputError
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
 
     root = generate(tmp_path / "root", n_train=40, n_dev=10, n_test=10, size=32, progress=False)
     victim = sorted((root / "images").iterdir())[3]
@@ -219,7 +219,7 @@ def test_bad_config_failure_leaves_no_run_directory(tmp_path):
     """A config error found while building the run (here: a deferred loss whose switch leaves no
     room to evaluate) is a ConfigError and leaves no half-made run directory behind."""
     from lteval.errors import ConfigError
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
 
     with pytest.raises(ConfigError, match="fewer than 2 re-weighted steps"):
         run_baseline("resnet50_ldam_drw", out=tmp_path / "runs", progress=False,

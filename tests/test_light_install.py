@@ -153,7 +153,7 @@ def test_baseline_tomls_found(light):
 def test_baseline_show_works_without_torch(light):
     """The installed wheel resolves a baseline (TOML from <prefix>/share, loss and backbone metadata
     from the torch-free specs) and prints the same config and hash as this checkout."""
-    from lteval.train.registry import resolve
+    from lteval.train.baselines import resolve
 
     for name, preset in (("convnext_ldam_drw", "seed"), ("resnet50_dbloss", "smoke")):
         r = _run(light, "baseline", "show", name, "--preset", preset)

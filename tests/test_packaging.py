@@ -169,7 +169,7 @@ def test_baseline_show_needs_no_torch_in_a_fresh_interpreter():
     import subprocess
 
     from lteval.train.config import PRESETS
-    from lteval.train.registry import resolve
+    from lteval.train.baselines import resolve
 
     cases = [["baseline", "show", "convnext_ldam_drw", "--preset", p] for p in PRESETS]
     cases += [["baseline", "show", "resnet50_dbloss+crt+calib", "--preset", "cpu", "--set", "lr=3e-4"],

@@ -230,7 +230,7 @@ def test_ldam_scaled_logits(tmp_path, monkeypatch):
     as the run's predictions were made from them, so alpha = 0 reproduces predictions/ bit for bit and
     a fitted gate + calib chain runs through the pipeline."""
     from lteval.posttrain.pipeline import run_stages
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
 
     monkeypatch.setenv("LTEVAL_HOME", str(tmp_path / "home"))
     tiny = dict(synth_n_train=300, synth_n_dev=60, synth_n_test=60, synth_size=32, image_size=32, epochs=1,

@@ -43,7 +43,7 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipe")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LTEVAL_HOME", str(root / "home"))
-        from lteval.train.registry import run_baseline
+        from lteval.train.baselines import run_baseline
 
         run = run_baseline("resnet50_bce", preset="smoke", out=root / "runs", overrides=TINY, progress=False)
         yield root, run

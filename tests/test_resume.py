@@ -26,7 +26,7 @@ def _run(out, env, resume=False):
     code = textwrap.dedent(f"""
         import torch
         torch.set_num_threads(1)
-        from lteval.train.registry import run_baseline
+        from lteval.train.baselines import run_baseline
         run_baseline({NAME!r}, out={str(out)!r}, overrides={OVER!r}, resume={resume}, progress=False)
     """)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from lteval.data import synth
+from lteval.data.run_data import synth_params
 from lteval.data.splits import make_splits
 from lteval.tasks import CXRLT2026_TASK1_CLASSES as CLASSES
-from lteval.train.config import PRESETS, synth_params
-from lteval.train.registry import resolve
+from lteval.train.baselines import resolve
+from lteval.train.config import PRESETS
 
 TAIL = [k for k, c in enumerate(CLASSES) if synth.PREVALENCE[k] < 0.01]
 

@@ -30,7 +30,7 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Table of the named baselines: backbone, loss, head, description."""
-    from lteval.train.registry import get_baseline, list_baselines
+    from lteval.train.baselines import get_baseline, list_baselines
 
     rows = [get_baseline(n) for n in list_baselines()]
     if tag:
@@ -72,8 +72,8 @@ def show_command(
     """Print the fully resolved config (JSON) of a baseline under a preset, with its config hash.
 
     Needs no training extra: the config is resolved without torch."""
+    from lteval.train.baselines import resolve
     from lteval.train.config import parse_set
-    from lteval.train.registry import resolve
 
     from lteval.posttrain.pipeline import parse_name, split_overrides, stage_options
 
@@ -121,16 +121,16 @@ def run_command(
         _print_summary(d)
         return
     if nproc > 1:
-        from lteval.train.distributed import launch
-        from lteval.train.registry import resolve
+        from lteval.train.baselines import resolve
+        from lteval.train.launch import launch
         resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
         if data == "synth":  # generate the data once, before the processes start
-            from lteval.train.engine import open_data
+            from lteval.data.run_data import open_data
             open_data(resolve(name, preset, overrides, data=data), progress=not no_progress)
         rc = launch(nproc, name, data=data, preset=preset, out=str(out), sets=sets, resume=resume, force=force,
                     progress=not no_progress)
         raise typer.Exit(rc)
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
     run_dir = run_baseline(name, data=data, preset=preset, out=out, overrides=overrides, resume=resume, force=force,
                            progress=not no_progress)
     _print_summary(run_dir)
@@ -180,8 +180,8 @@ def grid_command(
     from rich.table import Table
 
     from lteval.errors import UsageError
+    from lteval.train.baselines import grid_members, resolve, run_grid
     from lteval.train.config import parse_set
-    from lteval.train.registry import grid_members, resolve, run_grid
     from lteval.train.rundir import is_done
 
     bb = [s.strip() for s in backbones.split(",")] if backbones else None

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from lteval.errors import ConfigError, UsageError
+from lteval.train.device import autocast_context
 
 __all__ = ["StageHead", "StagedModel", "CRTConfig", "LWSConfig", "pre_logits", "classifier_heads",
            "extract_features", "head_logits", "affine_of", "train_crt", "tau_normalize", "select_tau",
@@ -207,10 +208,7 @@ def extract_features(model: nn.Module, loader, *, device="cpu", amp_dtype=None,
     with freeze(model):
         for batch in loader:
             x = batch[0].to(device, non_blocking=True)
-            if amp_dtype is not None:
-                with torch.autocast(device_type=device.type, dtype=amp_dtype):
-                    f = pre_logits(model, x)
-            else:
+            with autocast_context(device, amp_dtype):
                 f = pre_logits(model, x)
             feats.append(f.float().cpu())
             ids.extend(str(i) for i in batch[2])
@@ -374,10 +372,7 @@ def _image_features(model, dataset, device, amp_dtype):
     """get_features(idx) for the on-the-fly path: augmented images through the frozen backbone."""
     def get(idx):
         x = torch.stack([dataset[int(i)][0] for i in idx]).to(device)
-        with torch.no_grad():
-            if amp_dtype is not None:
-                with torch.autocast(device_type=torch.device(device).type, dtype=amp_dtype):
-                    return pre_logits(model, x).float()
+        with torch.no_grad(), autocast_context(device, amp_dtype):
             return pre_logits(model, x).float()
     return get
 

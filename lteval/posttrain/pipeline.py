@@ -4,7 +4,7 @@
 ``run_pipeline(name, data=, preset=, out=, overrides=, force=, progress=)``:
 
 1. the base run of the resolved config is trained, or reused when a finished run of the same config
-   hash exists (``lteval.train.registry.run_baseline``);
+   hash exists (``lteval.train.baselines.run_baseline``);
 2. each stage of the chain lives in ``RUN/post/<chain>/`` (``post/crt``, ``post/crt+tta``,
    ``post/crt+tta+calib``) with ``config.json``, ``predictions/``, ``logits/``, ``labels/`` (copies of
    the base run's, where known), ``scores/<split>.json`` (``lteval.score``) and ``DONE``; a finished
@@ -263,7 +263,7 @@ def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     ``force`` redoes the post-training stages of the chain (the base run is reused, never retrained).
     ``strict``: options given for a stage the name lacks are an error (else ignored, as in grids).
     """
-    from lteval.train.registry import run_baseline
+    from lteval.train.baselines import run_baseline
 
     base, stages = parse_name(name)
     base_ov, st_ov = split_overrides(overrides)
@@ -274,7 +274,7 @@ def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     if "gate" in stages:  # the task must have the Normal class: say so before training
         from lteval.posttrain.gate import normal_index
         from lteval.tasks import get_task
-        from lteval.train.registry import resolve
+        from lteval.train.baselines import resolve
 
         normal_index(get_task(resolve(base, preset, base_ov, data=data).task).classes, opts["gate"]["normal"])
     run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
@@ -472,17 +472,14 @@ class _Context:
 
     @property
     def amp_dtype(self):
-        import torch
+        from lteval.train.device import amp_dtype
 
-        amp = self.cfg.amp
-        if amp == "none" or (amp == "auto" and self.device.type != "cuda"):
-            return None
-        return torch.float16 if amp == "fp16" else torch.bfloat16
+        return amp_dtype(self.cfg.amp, self.device)
 
     @property
     def source(self):
         if "source" not in self._cache:
-            from lteval.train.engine import open_data
+            from lteval.data.run_data import open_data
 
             self._cache["source"] = open_data(self.cfg, progress=False, prepare=False)
         return self._cache["source"]
@@ -538,10 +535,9 @@ class _Context:
     @property
     def num_workers(self) -> int:
         """The run's data-loader processes; -1 (auto) as the engine resolves it (0 on CPU)."""
-        w = int(self.cfg.num_workers)
-        if w < 0:
-            w = 0 if self.device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) - 1))
-        return w
+        from lteval.train.device import data_workers
+
+        return data_workers(int(self.cfg.num_workers), self.device)
 
     def loader(self, split: str):
         from lteval.data.dataset import make_loader

@@ -191,7 +191,7 @@ def tta_predict(model, loader, transforms: list[Transform] | str | None = "ident
 
 
 def _predict(model, loader, transforms, m, to_logits, device, amp_dtype, progress):
-    import torch
+    from lteval.train.device import autocast_context
 
     model.eval()
     ids: list[str] = []
@@ -202,10 +202,7 @@ def _predict(model, loader, transforms, m, to_logits, device, amp_dtype, progres
         outs = []
         for t in transforms:
             xt = apply_transform(x, t)
-            if amp_dtype is not None:
-                with torch.autocast(device_type=device.type, dtype=amp_dtype):
-                    raw = model(xt)
-            else:
+            with autocast_context(device, amp_dtype):
                 raw = model(xt)
             raw = raw.float()
             z = to_logits(raw) if to_logits is not None else raw

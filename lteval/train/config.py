@@ -30,16 +30,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from lteval.data.run_data import lteval_home  # noqa: F401  (report/sources.py still imports it from here)
 from lteval.errors import ConfigError, did_you_mean
 from lteval.train.backbone_specs import HEADS, backbone_info
 from lteval.train.loss_specs import loss_spec
 
 __all__ = ["TrainConfig", "PRESETS", "resolve_config", "apply_overrides", "parse_set", "config_hash",
-           "synth_params", "lteval_home", "NOT_HASHED"]
+           "NOT_HASHED"]
 
 
 @dataclass
@@ -322,18 +322,6 @@ def resolve_config(baseline: dict | None = None, preset: str = "smoke", override
         cfg.data = str(Path(cfg.data).expanduser().resolve())
     cfg.sampler = cfg.sampler.replace("-", "_")
     return validate(cfg)
-
-
-def synth_params(cfg: TrainConfig) -> dict:
-    """Parameters of the synthetic set a ``data="synth"`` run uses."""
-    return dict(n_train=cfg.synth_n_train, n_dev=cfg.synth_n_dev, n_test=cfg.synth_n_test,
-                size=cfg.synth_size, seed=cfg.synth_seed)
-
-
-def lteval_home() -> Path:
-    """Where lteval keeps generated data: env LTEVAL_HOME, else ~/.cache/lteval."""
-    env = os.environ.get("LTEVAL_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lteval"
 
 
 def config_hash(cfg: TrainConfig) -> str:

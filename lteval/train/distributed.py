@@ -1,37 +1,36 @@
-"""Multi-process training helpers (torchrun): process group, rank checks, gathering, launching.
+"""Collectives of multi-process training (torchrun): process group, rank checks, barrier, gathering.
 
 Under ``torchrun`` (env ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``) :func:`init_distributed` starts a
 process group — NCCL on CUDA, gloo on CPU — and every rank trains on its shard of each epoch; only
-rank 0 writes files. ``lteval baseline run NAME --nproc N`` calls :func:`launch`, which runs
-``python -m torch.distributed.run --standalone --nproc_per_node N -m lteval.train.distributed ...``;
-this module's ``main`` is that per-process entry point and accepts the same options as
-``lteval baseline run`` (so a user's own ``torchrun ... -m lteval.train.distributed NAME`` works too).
+rank 0 writes files. Without a process group every function here is a single-process no-op.
+Starting the processes is :mod:`lteval.train.launch`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 
 __all__ = ["DistInfo", "dist_env", "init_distributed", "is_main", "barrier", "all_gather_object",
-           "broadcast_object", "cleanup", "launch", "main"]
+           "broadcast_object", "cleanup"]
 
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's ``rank`` (0-based), the number of processes ``world_size`` and its ``local_rank``."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process trains."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0 (the process that writes files)."""
         return self.rank == 0
 
 
@@ -67,11 +66,13 @@ def init_distributed() -> DistInfo:
 
 
 def is_main() -> bool:
+    """Whether this process is rank 0 of the process group (True without one)."""
     d = _dist()
     return d is None or d.get_rank() == 0
 
 
 def barrier() -> None:
+    """Wait for every rank (a no-op without a process group)."""
     d = _dist()
     if d is not None:
         d.barrier()
@@ -98,67 +99,7 @@ def broadcast_object(obj, src: int = 0):
 
 
 def cleanup() -> None:
+    """End the process group, if one was started."""
     d = _dist()
     if d is not None:
         d.destroy_process_group()
-
-
-# ----------------------------------------------------------------------------- launching
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lteval.train.distributed",
-                                description="Train a named lteval baseline in each torchrun process.")
-    p.add_argument("name")
-    p.add_argument("--data", default="synth")
-    p.add_argument("--preset", default="smoke")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--set", dest="sets", action="append", default=[])
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    return p
-
-
-def launch(nproc: int, name: str, *, data: str = "synth", preset: str = "smoke", out: str = "runs",
-           sets=(), resume: bool = False, force: bool = False, progress: bool = True,
-           extra_env: dict | None = None) -> int:
-    """Run ``name`` on ``nproc`` local processes through torchrun; return its exit code."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nproc)}",
-           "-m", "lteval.train.distributed", name, "--data", str(data), "--preset", preset, "--out", str(out)]
-    for s in sets or ():
-        cmd += ["--set", s]
-    if resume:
-        cmd.append("--resume")
-    if force:
-        cmd.append("--force")
-    if not progress:
-        cmd.append("--no-progress")
-    env = dict(os.environ, **(extra_env or {}))
-    if nproc > 1 and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(nproc)))
-    return subprocess.call(cmd, env=env)
-
-
-def main(argv=None) -> int:
-    """Per-process entry point (``torchrun ... -m lteval.train.distributed NAME [options]``)."""
-    from lteval.errors import LtevalError
-    from lteval.train.config import parse_set
-    from lteval.train.registry import run_baseline
-
-    a = _parser().parse_args(argv)
-    try:
-        run_dir = run_baseline(a.name, data=a.data, preset=a.preset, out=a.out, overrides=parse_set(a.sets),
-                               resume=a.resume, force=a.force, progress=not a.no_progress)
-    except LtevalError as e:
-        if dist_env().is_main:
-            print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    finally:
-        cleanup()
-    if dist_env().is_main:
-        print(run_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,30 +1,31 @@
-"""The training loop: one function, ``train(cfg, run_dir)``, from data to a finished run directory.
+"""The training loop: ``train(cfg, run_dir)``, from data to a finished run directory, in named parts.
 
-What it does, in order:
+What it does, in order (as timm's ``train.py``):
 
-1. data: the synthetic set (generated once under ``$LTEVAL_HOME/synth/``) or a CXR-LT root
-   (every image checked first); train/val/calib from the training file (``make_splits``,
-   written to ``splits/``). Official dev/test are only predicted and scored at the end —
-   never used for fitting or model selection.
-2. model (timm backbone, one channel), loss (``create_loss`` with the train split's class
-   counts), AdamW without decay on norms/biases, per-step cosine schedule with linear warmup,
-   optional EMA, sampler (random / class_aware / sqrt / progressive), gradient accumulation.
-   CUDA: bf16 autocast and channels_last (``amp``/``channels_last`` = auto); CPU: fp32.
-   Optional ``torch.compile``. DDP under torchrun (gloo on CPU, NCCL on CUDA).
-3. each epoch: train, evaluate ``val`` mAP (classes with val positives), keep the best model
-   (``checkpoints/best.pt``), append to ``metrics.jsonl``, checkpoint ``checkpoints/last.pt``
-   atomically (also every ``checkpoint_every_steps`` optimiser steps), early-stop after
-   ``patience`` evaluations without improvement. A deferred loss (DRW) switches at an optimiser
-   step (``loss.schedule``); when fewer than two epoch ends follow the switch, the re-weighted phase
-   is also evaluated mid-epoch (:func:`evaluation_steps`). With ``select_phase="reweighted"``
-   (default) only evaluations with re-weighting active can be selected, and early stopping waits
-   until the re-weighted phase had ``patience`` evaluations; ``DONE`` records
-   ``best_drw_active`` and the selection rule.
-4. the best model predicts val, calib, dev and test → predictions/logits/labels/scores; ``DONE``.
+1. set-up — :func:`prepare_data`: the synthetic set (generated once under ``$LTEVAL_HOME/synth/``)
+   or a CXR-LT root (every image checked first); train/val/calib from the training file
+   (``make_splits``, written to ``splits/``). Official dev/test are only predicted and scored at
+   the end — never used for fitting or model selection. :func:`lteval.train.parts.build_run`:
+   model (timm backbone, one channel), loss (the train split's class counts), AdamW without decay
+   on norms/biases, per-step cosine schedule with linear warmup, optional EMA, sampler (random /
+   class_aware / sqrt / progressive), gradient accumulation. Device settings
+   (:mod:`lteval.train.device`): CUDA: bf16 autocast and channels_last (``amp``/``channels_last`` =
+   auto); CPU: fp32. Optional ``torch.compile``. DDP under torchrun (gloo on CPU, NCCL on CUDA).
+2. each epoch — :func:`train_one_epoch`, then :func:`evaluate`: val mAP (classes with val
+   positives), keep the best model (``checkpoints/best.pt``), append to ``metrics.jsonl``,
+   checkpoint ``checkpoints/last.pt`` atomically (also every ``checkpoint_every_steps`` optimiser
+   steps; :class:`~lteval.train.checkpointer.Checkpointer`), early-stop after ``patience``
+   evaluations without improvement. A deferred loss (DRW) switches at an optimiser step
+   (``loss.schedule``); when fewer than two epoch ends follow the switch, the re-weighted phase is
+   also evaluated mid-epoch (:func:`~lteval.train.parts.evaluation_steps`). With
+   ``select_phase="reweighted"`` (default) only evaluations with re-weighting active can be
+   selected, and early stopping waits until the re-weighted phase had ``patience`` evaluations;
+   ``DONE`` records ``best_drw_active`` and the selection rule.
+3. :func:`predict_and_finish`: the best model predicts val, calib, dev and test →
+   predictions/logits/labels/scores; ``DONE``.
 
-Resuming (``state="resume"``) restores model, optimiser, scheduler, grad scaler, EMA, the loss's
-schedule (DRW), the python/numpy/torch RNG states of every rank, the sampler position within the
-epoch and the running epoch loss, so a run killed at any point and resumed ends with the same
+Resuming (``state="resume"``) restores everything in ``last.pt`` (see
+:mod:`lteval.train.checkpointer`), so a run killed at any point and resumed ends with the same
 numbers as an uninterrupted one (CPU; same number of processes and threads).
 
 Augmentation randomness is keyed by (seed, epoch, position in the epoch), not by a global stream,
@@ -37,47 +38,34 @@ import contextlib
 import json
 import math
 import os
-import random
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lteval.errors import ConfigError, UsageError
+from lteval.errors import ConfigError
 from lteval.io.atomic import write_text_atomic
 from lteval.train import rundir as rd
-from lteval.train.config import TrainConfig, lteval_home, synth_params
+from lteval.train.checkpointer import Checkpointer
+from lteval.train.config import TrainConfig
+from lteval.train.device import DeviceSettings, autocast_context, run_device, settings, to_device
 from lteval.train.distributed import DistInfo, all_gather_object, barrier, init_distributed
+from lteval.train.parts import RunParts, build_run
+from lteval.train.predict import outputs, predict_raw, write_split
 
-__all__ = ["train", "open_data", "build_run", "evaluation_steps", "TrainState", "Stepper"]
+__all__ = ["train", "prepare_data", "setup", "train_one_epoch", "evaluate", "predict_and_finish", "RunData", "Run",
+           "TrainState", "Stepper"]
 
 #: Fault injection for the resume tests: SIGKILL this process right after this optimiser step.
 FAULT_ENV = "LTEVAL_FAULT_KILL_AFTER_STEP"
 
 
 # ----------------------------------------------------------------------------- data
-
-def synth_root(cfg: TrainConfig) -> Path:
-    p = synth_params(cfg)
-    return lteval_home() / "synth" / (f"n{p['n_train']}-d{p['n_dev']}-t{p['n_test']}-{p['size']}px-seed{p['seed']}")
-
-
-def open_data(cfg: TrainConfig, *, progress: bool = True, prepare: bool = True):
-    """The data source of ``cfg``: the synthetic set (generated if missing, when ``prepare``) or a root."""
-    from lteval.data.source import open_source
-
-    if cfg.data == "synth":
-        root = synth_root(cfg)
-        if prepare:
-            from lteval.data.synth import ensure_synthetic
-            ensure_synthetic(root, **synth_params(cfg), progress=progress)
-        return open_source(root, task=cfg.task)
-    return open_source(cfg.data, image_dir=cfg.image_dir or None, task=cfg.task)
-
 
 class _TrainView(Dataset):
     """Keys ``(position, index)``: the augmentation seed depends on (seed, epoch, position)."""
@@ -94,50 +82,86 @@ class _TrainView(Dataset):
         return self.ds[int(i)]
 
 
-# ----------------------------------------------------------------------------- helpers
+@dataclass
+class RunData:
+    """The data of a run: ``source``, its ``splits`` ({split: ids}) and their ``labels`` ({split: (n, C)}),
+    the ``eval_sets`` predicted at the end, the decode ``cache`` (or None) and the train/val datasets."""
+
+    source: object
+    splits: dict
+    labels: dict
+    eval_sets: list
+    cache: object
+    train_ds: Dataset
+    val_ds: Dataset
+    image_size: int
+
+    def eval_dataset(self, ids) -> Dataset:
+        """Images ``ids`` without augmentation or labels (for prediction)."""
+        from lteval.data.dataset import CXRDataset
+
+        return CXRDataset(self.source, ids, self.image_size, labels=None, augment=None, cache=self.cache)
+
+
+def prepare_data(cfg: TrainConfig, run_dir: Path, *, state: str, dist: DistInfo, progress: bool) -> RunData:
+    """Open (rank 0: generate or check) the data of ``cfg``, make or read the run's splits, open the
+    cache, build the train and val datasets. ConfigError when the val split is empty."""
+    from lteval.data.cache import build_cache, open_cache
+    from lteval.data.dataset import AugmentConfig, CXRDataset
+    from lteval.data.run_data import eval_sets, open_data, split_labels
+    from lteval.data.splits import make_splits, read_splits, write_splits
+
+    main = dist.is_main
+    if main:
+        source = open_data(cfg, progress=progress)
+    barrier()
+    if not main:
+        source = open_data(cfg, progress=False, prepare=False)
+    if state == "resume" and (run_dir / "splits").is_dir():
+        splits = read_splits(run_dir)
+    else:
+        splits = make_splits(source.train_ids, source.train_y, source.train_groups,
+                             fractions=tuple(cfg.split_fractions), seed=cfg.split_seed)
+        if main:
+            write_splits(run_dir, splits)
+    labels = split_labels(source, splits)
+    predicted = eval_sets(source, splits, labels)
+    if main and cfg.data != "synth":
+        source.check_images(np.concatenate([splits["train"]] + [ids for _, ids, _ in predicted]))
+    cache = None
+    if cfg.cache != "off":
+        if cfg.cache == "build" and main:
+            build_cache(source, cfg.image_size, progress=progress)
+        barrier()
+        cache = open_cache(source, cfg.image_size)
+    if len(splits.get("val", ())) == 0:
+        raise ConfigError("the val split is empty: model selection needs it (check split_fractions)")
+    aug = AugmentConfig() if cfg.augment else None
+    train_ds = CXRDataset(source, splits["train"], cfg.image_size, labels=labels["train"], augment=aug, cache=cache,
+                          seed=cfg.seed)
+    val_ds = CXRDataset(source, splits["val"], cfg.image_size, labels=None, augment=None, cache=cache)
+    return RunData(source, splits, labels, predicted, cache, train_ds, val_ds, cfg.image_size)
+
+
+def _train_loader(cfg: TrainConfig, data: RunData, parts: RunParts, st: "TrainState", dist: DistInfo,
+                  dev: DeviceSettings) -> DataLoader:
+    """The rest of epoch ``st.epoch`` on this rank, from micro-batch ``st.batch`` on."""
+    epoch = st.epoch
+    idx = parts.sampler.rank_indices(epoch)[:parts.micro_per_epoch * cfg.batch_size]
+    start = st.batch * cfg.batch_size
+    # keys carry the position in the global epoch list (same on any number of processes)
+    keys = [(p * dist.world_size + dist.rank, int(i)) for p, i in enumerate(idx.tolist())][start:]
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    return DataLoader(_TrainView(data.train_ds, cfg.seed, epoch), batch_size=cfg.batch_size, sampler=keys,
+                      num_workers=dev.num_workers, drop_last=True, generator=g,
+                      pin_memory=dev.device.type == "cuda")
+
+
+# ----------------------------------------------------------------------------- logging
 
 def _use_progress(progress: bool) -> bool:
     return (bool(progress) and os.environ.get("LTEVAL_NO_PROGRESS", "") not in ("1", "true")
             and sys.stderr.isatty())
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict:
-    st = np.random.get_state()
-    d = {"python": random.getstate(),
-         "numpy": {"keys": torch.from_numpy(st[1].astype(np.int64)), "pos": int(st[2]),
-                   "has_gauss": int(st[3]), "cached": float(st[4])},
-         "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        d["cuda"] = torch.cuda.get_rng_state_all()
-    return d
-
-
-def _set_rng_state(d: dict) -> None:
-    py = d["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = d["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    torch.set_rng_state(d["torch"])
-    if "cuda" in d and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(d["cuda"])
-
-
-def _amp_dtype(cfg: TrainConfig, device: torch.device):
-    if cfg.amp == "none" or (cfg.amp == "auto" and device.type != "cuda"):
-        return None
-    if cfg.amp in ("auto", "bf16"):
-        return torch.bfloat16
-    return torch.float16
-
-
-def _channels_last(cfg: TrainConfig, device: torch.device) -> bool:
-    return cfg.channels_last == "on" or (cfg.channels_last == "auto" and device.type == "cuda")
 
 
 class _Log:
@@ -202,67 +226,56 @@ class TrainState:
         self.stopped_early = False
 
     def to_dict(self) -> dict:
+        """The counters as plain values (for ``last.pt``)."""
         return {k: getattr(self, k) for k in ("epoch", "batch", "global_step", "loss_sum", "loss_count", "best",
                                               "best_epoch", "best_step", "best_drw_active", "bad_epochs",
                                               "n_active", "history", "stopped_early")}
 
     def load(self, d: dict) -> None:
+        """Restore the counters from :meth:`to_dict`'s output."""
         for k, v in d.items():
             setattr(self, k, v)
 
 
-def build_run(cfg: TrainConfig, source, train_ids, train_y, *, device, dist: DistInfo):
-    """Model, loss, optimiser, schedule, EMA, sampler for ``cfg`` (no data loading)."""
-    from lteval.train.ema import ModelEma
-    from lteval.train.losses import create_loss, loss_info
-    from lteval.train.models import create_model
-    from lteval.train.samplers import create_sampler
-    from lteval.train.schedule import build_optimizer, build_scheduler
+@dataclass
+class Run:
+    """Everything the loop needs: the config, where it writes, the processes and device, the data, the
+    :class:`~lteval.train.parts.RunParts`, the wrapped training model and its :class:`Stepper`,
+    the checkpointer and the log."""
 
-    C = source.task.n_classes
-    counts = train_y.sum(axis=0).astype(np.float64)
-    _seed_everything(cfg.seed)
-    model = create_model(cfg.backbone, C, in_chans=1, pretrained=cfg.pretrained, img_size=cfg.image_size,
-                         drop_rate=cfg.drop_rate, head=cfg.head)
-    model.to(device)
-    if _channels_last(cfg, device):
-        model.to(memory_format=torch.channels_last)
-    loss = create_loss(cfg.loss, counts, n_samples=len(train_ids), **dict(cfg.loss_kwargs)).to(device)
-    n_per_epoch = cfg.images_per_epoch or len(train_ids)
-    sampler = create_sampler(cfg.sampler, train_y, num_replicas=dist.world_size, rank=dist.rank, seed=cfg.seed,
-                             epochs=cfg.epochs, num_samples=n_per_epoch)
-    per_rank = sampler.num_samples
-    micro = per_rank // cfg.batch_size
-    steps = micro // cfg.grad_accum
-    if steps < 1:
-        raise ConfigError(f"an epoch of {per_rank} images per process is too short for batch_size={cfg.batch_size} "
-                          f"x grad_accum={cfg.grad_accum}: lower them or raise images_per_epoch")
-    total = steps * cfg.epochs
-    warm = min(total, int(round(cfg.warmup_epochs * steps)))
-    loss.schedule(total, steps)  # DRW: the switch step, with its guards (ConfigError)
-    switch = getattr(loss, "switch_step", None) if loss.deferred else None
-    opt = build_optimizer(model, cfg.lr, cfg.weight_decay)
-    sched = build_scheduler(opt, total, warm, min_lr_ratio=cfg.min_lr_ratio)
-    ema = ModelEma(model, cfg.ema_decay) if cfg.ema else None
-    return dict(model=model, loss=loss, sampler=sampler, opt=opt, sched=sched, ema=ema, steps_per_epoch=steps,
-                micro_per_epoch=steps * cfg.grad_accum, total_steps=total, warmup_steps=warm,
-                switch_step=switch, eval_steps=evaluation_steps(total, steps, switch))
+    cfg: TrainConfig
+    run_dir: Path
+    dist: DistInfo
+    dev: DeviceSettings
+    data: RunData
+    parts: RunParts
+    train_model: torch.nn.Module
+    stepper: "Stepper"
+    ckpt: Checkpointer
+    log: _Log
 
+    @property
+    def restrict(self) -> bool:
+        """Whether only re-weighted evaluations can be selected (a deferred loss, ``select_phase="reweighted"``)."""
+        return self.parts.deferred and self.cfg.select_phase == "reweighted"
 
-def evaluation_steps(total_steps: int, steps_per_epoch: int, switch_step: int | None = None) -> list[int]:
-    """Optimiser steps after which the model is evaluated on val: every epoch end and, for a
-    deferred loss whose re-weighted phase (steps after ``switch_step``) holds fewer than two epoch
-    ends, two evenly spaced points inside that phase (its middle and its end)."""
-    steps = set(range(steps_per_epoch, total_steps + 1, steps_per_epoch)) | {total_steps}
-    if switch_step is not None and sum(s > switch_step for s in steps) < 2:
-        span = total_steps - switch_step
-        steps |= {switch_step + math.ceil(j * span / 2) for j in (1, 2)}
-    return sorted(steps)
+    @property
+    def selection(self) -> str:
+        """The selection rule in words, as ``DONE`` records it."""
+        return "re-weighted evaluations only" if self.restrict else "all evaluations"
 
+    def predict(self, model, dataset) -> np.ndarray:
+        """Raw outputs (n, C) of ``model`` on ``dataset``, sharded over the processes and gathered."""
+        dev, dist = self.dev, self.dist
+        return predict_raw(model, dataset, batch_size=self.cfg.eval_batch_size, device=dev.device,
+                           amp_dtype=dev.amp_dtype, channels_last=dev.channels_last, num_workers=dev.num_workers,
+                           rank=dist.rank, world_size=dist.world_size)
 
-def _eval_model(parts):
-    from lteval.train.ema import unwrap_model
-    return parts["ema"].module if parts["ema"] is not None else unwrap_model(parts["model"])
+    def write_metrics(self, st: TrainState) -> None:
+        """Rewrite ``metrics.jsonl`` (one JSON line per evaluation; rank 0)."""
+        if self.dist.is_main:
+            write_text_atomic(self.run_dir / "metrics.jsonl",
+                              "".join(json.dumps(h, allow_nan=False) + "\n" for h in st.history))
 
 
 def _val_map(y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
@@ -279,258 +292,174 @@ def _finite(x):
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress: bool = True) -> Path:
-    """Train ``cfg`` into ``run_dir`` (made by :func:`lteval.train.rundir.open_run`); return it."""
-    from lteval.data.dataset import AugmentConfig, CXRDataset
-    from lteval.data.splits import make_splits, read_splits, write_splits
-    from lteval.train.ema import unwrap_model
-    from lteval.train.predict import outputs, predict_raw, write_split
+def setup(cfg: TrainConfig, run_dir: Path, *, state: str, dist: DistInfo, dev: DeviceSettings, log: _Log,
+          progress: bool) -> tuple[Run, TrainState]:
+    """Data, parts, checkpointer (resumed from ``last.pt`` when ``state == "resume"``), compile/DDP wrap."""
+    data = prepare_data(cfg, run_dir, state=state, dist=dist, progress=progress)
+    parts = build_run(cfg, data.source.task.n_classes, data.labels["train"], dev=dev, dist=dist)
+    ckpt = Checkpointer(run_dir, cfg, dist)
+    st = TrainState()
+    if state == "resume":
+        ckpt.resume(parts, st)
+        log.line(f"resumed {run_dir.name} at epoch {st.epoch + 1}, step {st.global_step}")
+    train_model = parts.model
+    if cfg.compile:
+        train_model = torch.compile(parts.model)
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        train_model = DDP(train_model, device_ids=[dev.device.index] if dev.device.type == "cuda" else None)
+    stepper = Stepper(train_model, parts.model, parts.loss, parts.optimizer, parts.scheduler, parts.scaler,
+                      parts.ema, device=dev.device, amp_dtype=dev.amp_dtype, channels_last=dev.channels_last,
+                      grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip)
+    run = Run(cfg, run_dir, dist, dev, data, parts, train_model, stepper, ckpt, log)
+    _announce(run)
+    return run, st
 
-    run_dir = Path(run_dir)
-    dist = init_distributed()
-    main = dist.is_main
-    t_start = time.time()
-    if torch.cuda.is_available():
-        device = torch.device("cuda", dist.local_rank if dist.enabled else torch.cuda.current_device())
-    else:
-        device = torch.device("cpu")
-    amp_dtype = _amp_dtype(cfg, device)
-    chl = _channels_last(cfg, device)
-    workers = cfg.num_workers
-    if workers < 0:
-        workers = 0 if device.type != "cuda" else min(8, max(1, (os.cpu_count() or 1) // dist.world_size - 1))
-    log = _Log(main and progress, _use_progress(progress))
-    try:
-        # ---------------------------------------------------------------- data
+
+def _announce(run: Run) -> None:
+    cfg, dist, parts, log = run.cfg, run.dist, run.parts, run.log
+    log.line(f"training {cfg.name} ({cfg.backbone}, {cfg.loss}, {cfg.preset}) on {run.dev.device.type}"
+             f"{f' x{dist.world_size}' if dist.enabled else ''}: {len(run.data.splits['train'])} train / "
+             f"{len(run.data.labels['val'])} val images, {cfg.epochs} epochs x {parts.steps_per_epoch} steps")
+    if parts.deferred:
+        switch, eval_at = parts.switch_step, parts.eval_steps
+        log.line(f"deferred re-weighting from step {switch} of {parts.total_steps}; "
+                 f"{len(eval_at)} evaluations ({sum(s > switch for s in eval_at)} re-weighted); "
+                 f"selection over {run.selection}")
+
+
+def train_one_epoch(run: Run, st: TrainState) -> tuple[float, int]:
+    """Train epoch ``st.epoch`` from micro-batch ``st.batch`` on, with the sub-epoch evaluations and
+    step checkpoints that fall inside it; return ``(start time in s, images seen on this rank)``.
+    Sets ``st.stopped_early`` when a sub-epoch evaluation runs out of patience."""
+    cfg, parts, log = run.cfg, run.parts, run.log
+    epoch = st.epoch
+    parts.loss.set_epoch(epoch)
+    parts.sampler.set_epoch(epoch)
+    loader = _train_loader(cfg, run.data, parts, st, run.dist, run.dev)
+    fault = int(os.environ.get(FAULT_ENV, "0") or 0)
+    eval_at = set(parts.eval_steps)
+    micro_total = parts.micro_per_epoch
+    run.train_model.train()
+    log.start(f"epoch {epoch + 1}/{cfg.epochs}", micro_total, st.batch)
+    t0, seen = time.time(), 0
+    for x, y, _ in loader:
+        last_micro = (st.batch + 1) % cfg.grad_accum == 0
+        parts.loss.set_step(st.global_step)
+        value = run.stepper.micro_step(x, y, last_micro)
+        st.loss_sum += value
+        st.loss_count += 1
+        st.batch += 1
+        seen += len(x)
+        if last_micro:
+            st.global_step += 1
+            mid = st.batch < micro_total
+            if mid and st.global_step in eval_at:  # a sub-epoch evaluation (re-weighted phase)
+                evaluate(run, st, t0, seen, at_epoch_end=False)
+                run.write_metrics(st)
+                run.ckpt.save_last(parts, st)
+                run.train_model.train()
+                if st.stopped_early:
+                    break
+            elif cfg.checkpoint_every_steps and st.global_step % cfg.checkpoint_every_steps == 0 and mid:
+                run.ckpt.save_last(parts, st)
+            if fault and st.global_step == fault:
+                os.kill(os.getpid(), signal.SIGKILL)
+        dt = max(time.time() - t0, 1e-9)
+        log.update(1, f"loss {st.loss_sum / max(st.loss_count, 1):.4f}  "
+                      f"{seen * run.dist.world_size / dt:.0f} img/s  lr {parts.scheduler.get_last_lr()[0]:.2e}")
+    return t0, seen
+
+
+def evaluate(run: Run, st: TrainState, t0: float, seen: int, at_epoch_end: bool) -> None:
+    """Validate (val mAP), select (``best.pt``), record (``st.history``) the model after
+    ``st.global_step`` optimiser steps of epoch ``st.epoch``; set ``st.stopped_early`` when patience
+    runs out. A collective: every rank calls it."""
+    cfg, parts, dist = run.cfg, run.parts, run.dist
+    emodel = parts.eval_model()
+    t_train = time.time() - t0
+    _, probs = outputs(parts.loss, run.predict(emodel, run.data.val_ds))
+    vmap, vauc = _val_map(run.data.labels["val"], probs)
+    tl = all_gather_object((st.loss_sum, st.loss_count))
+    train_loss = sum(a for a, _ in tl) / max(1, sum(b for _, b in tl))
+    sel = vmap if math.isfinite(vmap) else -math.inf  # no val positives at all: keep the first one
+    active = bool(getattr(parts.loss, "reweighting", False))
+    ep = st.epoch + 1 if at_epoch_end else round(st.global_step / parts.steps_per_epoch, 4)
+    selectable = active or not run.restrict
+    improved = selectable and (sel > st.best or st.best_epoch < 0)
+    if active:
+        st.n_active += 1
+    if improved:
+        st.best, st.best_epoch, st.best_step, st.best_drw_active, st.bad_epochs = sel, ep, st.global_step, active, 0
+        run.ckpt.save_best(emodel, epoch=ep, step=st.global_step, val_map=vmap, drw_active=active,
+                           ema=parts.ema is not None)
+    elif selectable:
+        st.bad_epochs += 1
+    rate = seen * dist.world_size / max(t_train, 1e-9)
+    st.history.append({
+        "epoch": ep, "step": st.global_step, "train_loss": _finite(train_loss),
+        "lr": float(parts.scheduler.get_last_lr()[0]), "val_mAP": _finite(vmap), "val_mAUROC": _finite(vauc),
+        "best": bool(improved), "drw_active": active, "selectable": bool(selectable),
+        "images_per_s": round(rate, 2), "epoch_time_s": round(t_train, 2)})
+    run.log.line(f"{'epoch' if at_epoch_end else 'step'} {ep if at_epoch_end else st.global_step}"
+                 f"{f'/{cfg.epochs}' if at_epoch_end else f' (epoch {ep})'}: loss {train_loss:.4f}  "
+                 f"val mAP {sel:.4f}{' (best)' if improved else ''}{'  [re-weighted]' if active else ''}"
+                 f"  {rate:.0f} img/s  {t_train:.0f}s")
+    can_stop = not parts.deferred or st.n_active >= cfg.patience
+    if cfg.patience and st.bad_epochs >= cfg.patience and can_stop and st.global_step < parts.total_steps:
+        st.stopped_early = True
+        run.log.line(f"early stopping: no val mAP gain for {cfg.patience} evaluations")
+
+
+def predict_and_finish(run: Run, st: TrainState, t_start: float) -> None:
+    """The selected model (``best.pt``) predicts every eval set; rank 0 writes predictions, logits,
+    labels, scores and ``DONE``."""
+    barrier()  # best.pt is written by rank 0; every rank reads it (one node, shared disk)
+    emodel = run.parts.eval_model()
+    run.ckpt.load_best(emodel)
+    main = run.dist.is_main
+    summary = {}
+    for split, ids, y in run.data.eval_sets:
+        logits, _ = outputs(run.parts.loss, run.predict(emodel, run.data.eval_dataset(ids)))
         if main:
-            source = open_data(cfg, progress=progress)
-        barrier()
-        if not main:
-            source = open_data(cfg, progress=False, prepare=False)
-        task = source.task
-        if state == "resume" and (run_dir / "splits").is_dir():
-            splits = read_splits(run_dir)
-        else:
-            splits = make_splits(source.train_ids, source.train_y, source.train_groups,
-                                 fractions=tuple(cfg.split_fractions), seed=cfg.split_seed)
-            if main:
-                write_splits(run_dir, splits)
-        pos = {v: i for i, v in enumerate(source.train_ids.tolist())}
-        ylab = {s: source.train_y[[pos[v] for v in ids]] for s, ids in splits.items()}
-        eval_sets = [(s, splits[s], ylab[s]) for s in ("val", "calib") if len(splits.get(s, ()))]
-        for s in ("dev", "test"):
-            if source.has_split(s) and len(source.eval_ids(s)):
-                eval_sets.append((s, source.eval_ids(s), source.eval_labels(s)))
-        if main and cfg.data != "synth":
-            source.check_images(np.concatenate([splits["train"]] + [ids for _, ids, _ in eval_sets]))
-        cache = None
-        if cfg.cache != "off":
-            from lteval.data.cache import build_cache, open_cache
-            if cfg.cache == "build" and main:
-                build_cache(source, cfg.image_size, progress=progress)
-            barrier()
-            cache = open_cache(source, cfg.image_size)
-        train_ids, train_y = splits["train"], ylab["train"]
-        if len(splits.get("val", ())) == 0:
-            raise ConfigError("the val split is empty: model selection needs it (check split_fractions)")
-        aug = AugmentConfig() if cfg.augment else None
-        train_ds = CXRDataset(source, train_ids, cfg.image_size, labels=train_y, augment=aug, cache=cache,
-                              seed=cfg.seed)
-
-        def eval_ds(ids):
-            return CXRDataset(source, ids, cfg.image_size, labels=None, augment=None, cache=cache)
-
-        val_ds = eval_ds(splits["val"])
-
-        # ---------------------------------------------------------------- model and optimisation
-        parts = build_run(cfg, source, train_ids, train_y, device=device, dist=dist)
-        model, loss, sampler, opt, sched, ema = (parts[k] for k in ("model", "loss", "sampler", "opt", "sched", "ema"))
-        scaler = torch.amp.GradScaler(device.type, enabled=(amp_dtype == torch.float16))
-        st = TrainState()
-        if state == "resume":
-            ck = rd.load_checkpoint(run_dir / rd.LAST)
-            if ck.get("config_hash") != cfg.to_dict()["config_hash"]:
-                raise UsageError(f"{run_dir / rd.LAST} belongs to another config; cannot resume from it")
-            if ck.get("world_size", 1) != dist.world_size:
-                raise UsageError(f"the run was checkpointed with {ck.get('world_size', 1)} process(es); resume it "
-                                 f"with the same number (now {dist.world_size})")
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            scaler.load_state_dict(ck["scaler"])
-            loss.load_state_dict(ck["loss"])
-            if ema is not None:
-                ema.load_state_dict(ck["ema"])
-            st.load(ck["state"])
-            _set_rng_state(ck["rng"][dist.rank])
-            log.line(f"resumed {run_dir.name} at epoch {st.epoch + 1}, step {st.global_step}")
-        train_model = model
-        if cfg.compile:
-            train_model = torch.compile(model)
-        if dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
-        stepper = Stepper(train_model, model, loss, opt, sched, scaler, ema, device=device, amp_dtype=amp_dtype,
-                          channels_last=chl, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip)
-
-        def checkpoint(path_state: TrainState):
-            rngs = all_gather_object(_rng_state())
-            if not main:
-                return
-            rd.save_checkpoint(run_dir / rd.LAST, {
-                "config_hash": cfg.to_dict()["config_hash"], "world_size": dist.world_size,
-                "model": unwrap_model(model).state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "scaler": scaler.state_dict(), "loss": loss.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None, "state": path_state.to_dict(),
-                "sampler": {"epoch": path_state.epoch, "position": path_state.batch * cfg.batch_size,
-                            **sampler.state_dict()},
-                "rng": rngs})
-
-        def write_metrics():
-            if main:
-                write_text_atomic(run_dir / "metrics.jsonl",
-                                  "".join(json.dumps(h, allow_nan=False) + "\n" for h in st.history))
-
-        fault = int(os.environ.get(FAULT_ENV, "0") or 0)
-        y_val = ylab["val"]
-        accum = cfg.grad_accum
-        micro_total = parts["micro_per_epoch"]
-        spe = parts["steps_per_epoch"]
-        eval_at = set(parts["eval_steps"])
-        switch = parts["switch_step"]
-        deferred = switch is not None
-        restrict = deferred and cfg.select_phase == "reweighted"
-        selection = "re-weighted evaluations only" if restrict else "all evaluations"
-        log.line(f"training {cfg.name} ({cfg.backbone}, {cfg.loss}, {cfg.preset}) on {device.type}"
-                 f"{f' x{dist.world_size}' if dist.enabled else ''}: {len(train_ids)} train / {len(y_val)} val images, "
-                 f"{cfg.epochs} epochs x {spe} steps")
-        if deferred:
-            log.line(f"deferred re-weighting from step {switch} of {parts['total_steps']}; "
-                     f"{len(eval_at)} evaluations ({sum(s > switch for s in eval_at)} re-weighted); "
-                     f"selection over {selection}")
-
-        def evaluate(epoch: int, t0: float, seen: int, at_epoch_end: bool) -> None:
-            """Validate, select, record; set st.stopped_early when patience runs out."""
-            emodel = _eval_model(parts)
-            t_train = time.time() - t0
-            raw = predict_raw(emodel, val_ds, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype,
-                              channels_last=chl, num_workers=workers, rank=dist.rank,
-                              world_size=dist.world_size)
-            _, probs = outputs(loss, raw)
-            vmap, vauc = _val_map(y_val, probs)
-            tl = all_gather_object((st.loss_sum, st.loss_count))
-            train_loss = sum(a for a, _ in tl) / max(1, sum(b for _, b in tl))
-            sel = vmap if math.isfinite(vmap) else -math.inf  # no val positives at all: keep the first one
-            active = bool(getattr(loss, "reweighting", False))
-            ep = epoch + 1 if at_epoch_end else round(st.global_step / spe, 4)
-            selectable = active or not restrict
-            improved = selectable and (sel > st.best or st.best_epoch < 0)
-            if active:
-                st.n_active += 1
-            if improved:
-                st.best, st.best_epoch, st.best_step, st.best_drw_active, st.bad_epochs = \
-                    sel, ep, st.global_step, active, 0
-                if main:
-                    rd.save_checkpoint(run_dir / rd.BEST, {
-                        "model": emodel.state_dict(), "epoch": ep, "step": st.global_step, "val_mAP": vmap,
-                        "drw_active": active, "config_hash": cfg.to_dict()["config_hash"],
-                        "backbone": cfg.backbone, "head": cfg.head, "loss": cfg.loss, "ema": ema is not None})
-            elif selectable:
-                st.bad_epochs += 1
-            st.history.append({
-                "epoch": ep, "step": st.global_step, "train_loss": _finite(train_loss),
-                "lr": float(sched.get_last_lr()[0]), "val_mAP": _finite(vmap), "val_mAUROC": _finite(vauc),
-                "best": bool(improved), "drw_active": active, "selectable": bool(selectable),
-                "images_per_s": round(seen * dist.world_size / max(t_train, 1e-9), 2),
-                "epoch_time_s": round(t_train, 2)})
-            log.line(f"{'epoch' if at_epoch_end else 'step'} {ep if at_epoch_end else st.global_step}"
-                     f"{f'/{cfg.epochs}' if at_epoch_end else f' (epoch {ep})'}: loss {train_loss:.4f}  "
-                     f"val mAP {sel:.4f}{' (best)' if improved else ''}{'  [re-weighted]' if active else ''}"
-                     f"  {seen * dist.world_size / max(t_train, 1e-9):.0f} img/s  {t_train:.0f}s")
-            can_stop = not deferred or st.n_active >= cfg.patience
-            if (cfg.patience and st.bad_epochs >= cfg.patience and can_stop
-                    and st.global_step < parts["total_steps"]):
-                st.stopped_early = True
-                log.line(f"early stopping: no val mAP gain for {cfg.patience} evaluations")
-
-        # ---------------------------------------------------------------- epochs
-        while st.epoch < cfg.epochs and not st.stopped_early:
-            epoch = st.epoch
-            loss.set_epoch(epoch)
-            sampler.set_epoch(epoch)
-            idx = sampler.rank_indices(epoch)[:micro_total * cfg.batch_size]
-            start = st.batch * cfg.batch_size
-            # keys carry the position in the global epoch list (same on any number of processes)
-            keys = [(p * dist.world_size + dist.rank, int(i)) for p, i in enumerate(idx.tolist())][start:]
-            g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            loader = DataLoader(_TrainView(train_ds, cfg.seed, epoch), batch_size=cfg.batch_size, sampler=keys,
-                                num_workers=workers, drop_last=True, generator=g,
-                                pin_memory=device.type == "cuda")
-            train_model.train()
-            log.start(f"epoch {epoch + 1}/{cfg.epochs}", micro_total, st.batch)
-            t0, seen = time.time(), 0
-            for x, y, _ in loader:
-                last_micro = (st.batch + 1) % accum == 0
-                loss.set_step(st.global_step)
-                value = stepper.micro_step(x, y, last_micro)
-                st.loss_sum += value
-                st.loss_count += 1
-                st.batch += 1
-                seen += len(x)
-                if last_micro:
-                    st.global_step += 1
-                    mid = st.batch < micro_total
-                    if mid and st.global_step in eval_at:  # a sub-epoch evaluation (re-weighted phase)
-                        evaluate(epoch, t0, seen, at_epoch_end=False)
-                        write_metrics()
-                        checkpoint(st)
-                        train_model.train()
-                        if st.stopped_early:
-                            break
-                    elif cfg.checkpoint_every_steps and st.global_step % cfg.checkpoint_every_steps == 0 and mid:
-                        checkpoint(st)
-                    if fault and st.global_step == fault:
-                        os.kill(os.getpid(), signal.SIGKILL)
-                dt = max(time.time() - t0, 1e-9)
-                log.update(1, f"loss {st.loss_sum / max(st.loss_count, 1):.4f}  "
-                              f"{seen * dist.world_size / dt:.0f} img/s  lr {sched.get_last_lr()[0]:.2e}")
-            if st.stopped_early:
-                break
-            # ------------------------------------------------------------ validation and selection
-            evaluate(epoch, t0, seen, at_epoch_end=True)
-            st.epoch += 1
-            st.batch, st.loss_sum, st.loss_count = 0, 0.0, 0
-            write_metrics()
-            checkpoint(st)
-        log.close()
-        if deferred and not st.best_drw_active:
-            log.line("note: the selected checkpoint was trained without re-weighting (select_phase=all)")
-
-        # ---------------------------------------------------------------- final predictions
-        barrier()  # best.pt is written by rank 0; every rank reads it (one node, shared disk)
-        emodel = _eval_model(parts)
-        emodel.load_state_dict(rd.load_checkpoint(run_dir / rd.BEST)["model"])
-        summary = {}
-        for split, ids, y in eval_sets:
-            raw = predict_raw(emodel, eval_ds(ids), batch_size=cfg.eval_batch_size, device=device,
-                              amp_dtype=amp_dtype, channels_last=chl, num_workers=workers, rank=dist.rank,
-                              world_size=dist.world_size)
-            logits, _ = outputs(loss, raw)
-            if main:
-                sc = write_split(run_dir, split, ids, logits, task, y)
-                if sc is not None:
-                    summary[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
-                    summary[split].update({f"{g}_mAP": v["mAP"] for g, v in sc.get("groups", {}).items()})
-        if main:
-            rd.write_done(run_dir, {"best_epoch": st.best_epoch, "best_step": st.best_step,
+            sc = write_split(run.run_dir, split, ids, logits, run.data.source.task, y)
+            if sc is not None:
+                summary[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+                summary[split].update({f"{g}_mAP": v["mAP"] for g, v in sc.get("groups", {}).items()})
+    if main:
+        rd.write_done(run.run_dir, {"best_epoch": st.best_epoch, "best_step": st.best_step,
                                     "best_val_mAP": _finite(st.best), "best_drw_active": bool(st.best_drw_active),
-                                    "selection": selection, "drw_switch_step": switch,
+                                    "selection": run.selection, "drw_switch_step": run.parts.switch_step,
                                     "epochs_run": st.epoch, "steps_run": st.global_step,
                                     "stopped_early": st.stopped_early,
-                                    "wall_s": round(time.time() - t_start, 1), "device": str(device),
-                                    "world_size": dist.world_size, "scores": summary})
-            log.line(f"done: {run_dir}  " + "  ".join(f"{s} mAP {v['mAP']:.4f}" for s, v in summary.items()
-                                                      if v.get("mAP") is not None))
+                                    "wall_s": round(time.time() - t_start, 1), "device": str(run.dev.device),
+                                    "world_size": run.dist.world_size, "scores": summary})
+        run.log.line(f"done: {run.run_dir}  " + "  ".join(f"{s} mAP {v['mAP']:.4f}" for s, v in summary.items()
+                                                          if v.get("mAP") is not None))
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress: bool = True) -> Path:
+    """Train ``cfg`` into ``run_dir`` (made by :func:`lteval.train.rundir.open_run`); return it."""
+    run_dir = Path(run_dir)
+    dist = init_distributed()
+    t_start = time.time()
+    dev = settings(cfg, run_device(dist.local_rank if dist.enabled else None), dist.world_size)
+    log = _Log(dist.is_main and progress, _use_progress(progress))
+    try:
+        run, st = setup(cfg, run_dir, state=state, dist=dist, dev=dev, log=log, progress=progress)
+        while st.epoch < cfg.epochs and not st.stopped_early:
+            t0, seen = train_one_epoch(run, st)
+            if st.stopped_early:
+                break
+            evaluate(run, st, t0, seen, at_epoch_end=True)
+            st.epoch += 1
+            st.batch, st.loss_sum, st.loss_count = 0, 0.0, 0
+            run.write_metrics(st)
+            run.ckpt.save_last(run.parts, st)
+        log.close()
+        if run.parts.deferred and not st.best_drw_active:
+            log.line("note: the selected checkpoint was trained without re-weighting (select_phase=all)")
+        predict_and_finish(run, st, t_start)
         barrier()
         return run_dir
     finally:
@@ -552,12 +481,8 @@ class Stepper:
 
     def micro_step(self, x, y, last_micro: bool = True) -> float:
         """Train on one batch ``x`` (B, 1, H, W), ``y`` (B, C); return the batch loss."""
-        from lteval.train.predict import autocast_context
-
-        x = x.to(self.device, non_blocking=True)
+        x = to_device(x, self.device, self.channels_last)
         y = y.to(self.device, non_blocking=True)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         ctx = self.train_model.no_sync() if (self.ddp and not last_micro) else contextlib.nullcontext()
         with ctx:
             with autocast_context(self.device, self.amp_dtype):

@@ -7,11 +7,12 @@ scale the loss trained with (LDAM: ``s·z``), so probabilities, F1 and calibrati
 ``write_split(run_dir, split, ids, logits, task, labels)`` writes ``predictions/<split>.csv``
 (probabilities), ``logits/<split>.csv``, ``labels/<split>.csv`` (when labels are known) and
 ``scores/<split>.json`` (``lteval score --json`` schema, by the metrics core).
+``load_run(run_dir)`` → a :class:`TrainedRun`: a finished run's config, data, splits, selected
+model and loss, for post-training.
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +21,9 @@ from torch.utils.data import DataLoader, Subset
 
 from lteval.calibration._arrays import sigmoid
 from lteval.io.atomic import write_json_atomic
+from lteval.train.device import autocast_context, to_device
 
-__all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "autocast_context", "load_run", "LoadedRun"]
-
-
-def autocast_context(device: torch.device, amp_dtype):
-    """bf16/fp16 autocast on ``device`` when ``amp_dtype`` is set, else a no-op context."""
-    if amp_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+__all__ = ["predict_raw", "outputs", "sigmoid", "write_split", "load_run", "TrainedRun"]
 
 
 @torch.no_grad()
@@ -51,9 +46,7 @@ def predict_raw(model, dataset, *, batch_size: int = 256, device: torch.device |
     model.eval()
     parts = []
     for x, _, _ in loader:
-        x = x.to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = to_device(x, device, channels_last)
         with autocast_context(device, amp_dtype):
             out = model(x)
         parts.append(out.float().cpu().numpy())
@@ -106,8 +99,10 @@ def write_split(run_dir: str | Path, split: str, ids, logits: np.ndarray, task, 
     return d
 
 
-class LoadedRun:
-    """What post-training needs from a finished run: config, data, splits, the selected model, the loss."""
+class TrainedRun:
+    """A finished training run, rebuilt for post-training: ``run_dir``, ``cfg`` (TrainConfig), data
+    ``source``, ``splits`` and their ``labels`` ({split: (n, C)}), the selected ``model`` (eval mode)
+    and the trained ``loss`` (its ``to_logits`` maps raw outputs to evaluation logits)."""
 
     def __init__(self, run_dir, cfg, source, splits, labels, model, loss):
         self.run_dir, self.cfg, self.source, self.splits = Path(run_dir), cfg, source, splits
@@ -115,39 +110,36 @@ class LoadedRun:
 
     @property
     def task(self):
+        """The run's :class:`~lteval.tasks.Task` (classes, ID column)."""
         return self.source.task
 
     def eval_sets(self):
         """``[(split, ids, labels or None)]`` for val, calib, dev, test (those available)."""
-        out = [(s, self.splits[s], self.labels[s]) for s in ("val", "calib") if len(self.splits.get(s, ()))]
-        for s in ("dev", "test"):
-            if self.source.has_split(s) and len(self.source.eval_ids(s)):
-                out.append((s, self.source.eval_ids(s), self.source.eval_labels(s)))
-        return out
+        from lteval.data.run_data import eval_sets
+
+        return eval_sets(self.source, self.splits, self.labels)
 
 
-def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "best") -> LoadedRun:
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu", checkpoint: str = "best") -> TrainedRun:
     """Rebuild a run's model (``checkpoints/<checkpoint>.pt`` weights, eval mode) and loss (same class
     counts as in training: the run's train split), with its data source and splits. Nothing is trained."""
+    from lteval.data.run_data import open_data, split_labels
     from lteval.data.splits import read_splits
     from lteval.train import rundir as rd
     from lteval.train.config import TrainConfig
-    from lteval.train.engine import open_data
-    from lteval.train.losses import create_loss
     from lteval.train.models import create_model
+    from lteval.train.parts import run_loss
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.from_dict(rd.read_config(run_dir))
     source = open_data(cfg, progress=False, prepare=False)
     splits = read_splits(run_dir)
-    pos = {v: i for i, v in enumerate(source.train_ids.tolist())}
-    labels = {s: source.train_y[[pos[v] for v in ids]] for s, ids in splits.items()}
-    kw = dict(cfg.loss_kwargs)  # a deferred loss is left unscheduled: only its to_logits is needed here
-    loss = create_loss(cfg.loss, labels["train"].sum(axis=0).astype(np.float64), n_samples=len(splits["train"]), **kw)
+    labels = split_labels(source, splits)
+    loss = run_loss(cfg, labels["train"])  # a deferred loss is left unscheduled: only its to_logits is needed here
     model = create_model(cfg.backbone, source.task.n_classes, in_chans=1, img_size=cfg.image_size, head=cfg.head)
     ck = rd.load_checkpoint(run_dir / ("checkpoints/" + checkpoint + ".pt"))
     model.load_state_dict(ck["model"])
     if isinstance(ck.get("loss"), dict):  # last.pt: the loss's schedule state (DRW epoch)
         loss.load_state_dict(ck["loss"])
     model.to(device).eval()
-    return LoadedRun(run_dir, cfg, source, splits, labels, model, loss.to(device))
+    return TrainedRun(run_dir, cfg, source, splits, labels, model, loss.to(device))
