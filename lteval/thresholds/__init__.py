@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.thresholds.base import STRATEGY_HELP, Strategy, Thresholds, check_inputs, parse_strategy
+from lteval.metrics._validation import check_scores
+from lteval.thresholds.base import STRATEGY_HELP, Strategy, Thresholds, parse_strategy
 from lteval.thresholds.f1 import f1_thresholds, global_threshold
 from lteval.thresholds.prevalence import prevalence_thresholds
 from lteval.thresholds.target import target_thresholds
@@ -34,7 +35,7 @@ def fit_thresholds(y, scores, strategy: str | Strategy = "f1", *, prevalence=Non
                              "each class (training labels or counts)")
         return prevalence_thresholds(scores, prevalence, placement=placement)
     if st.name == "fixed":
-        _, s = check_inputs(None, scores, need_labels=False)
+        s = check_scores(scores, "scores")
         return Thresholds(st, np.full(s.shape[1], float(st.target)), float(fallback), [], placement,
                           {}, [])
     raise UsageError(f"unknown threshold strategy {st}")  # pragma: no cover

@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.thresholds._sweep import PLACEMENTS
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 from lteval.errors import UsageError
+from lteval.metrics._validation import check_targets
 
 
 def _check_placement(placement: str) -> None:
@@ -54,7 +55,7 @@ def f1_thresholds(y, scores, *, fallback: float = 0.5, placement: str = "midpoin
     sorted once); F1 at every distinct positive score from binary searches.
     """
     _check_placement(placement)
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     C = s.shape[1]
     st = np.ascontiguousarray(s.T)
     pos_mask = np.ascontiguousarray(y.T) > 0
@@ -108,7 +109,7 @@ def global_threshold(y, scores, *, average: str = "macro", placement: str = "mid
     _check_placement(placement)
     if average not in ("macro", "micro"):
         raise UsageError(f"average must be 'macro' or 'micro', got {average!r}")
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     n, C = s.shape
     st = np.ascontiguousarray(s.T)
     pm = np.ascontiguousarray(y.T) > 0

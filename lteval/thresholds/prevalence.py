@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.errors import InputError, UsageError
+from lteval.errors import UsageError
+from lteval.metrics._validation import check_per_class, check_scores
 from lteval.thresholds._sweep import PLACEMENTS, threshold_at, tie_size
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 
 
 def prevalence_thresholds(scores, prevalence, *, placement: str = "midpoint") -> Thresholds:
     """Per-class thresholds predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive."""
     if placement not in PLACEMENTS:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-    _, s = check_inputs(None, scores, need_labels=False)
+    s = check_scores(scores, "scores", order="C")
     n, C = s.shape
-    pi = np.asarray(prevalence, dtype=np.float64).ravel()
-    if pi.size != C:
-        raise InputError(f"prevalence has {pi.size} entries, expected {C} (one per class)")
-    if not np.isfinite(pi).all() or (pi < 0).any() or (pi > 1).any():
-        raise InputError("prevalence values must be fractions in [0, 1]")
+    pi = check_per_class(prevalence, C, "prevalence", bounds=(0.0, 1.0))
     ss = -np.sort(-np.ascontiguousarray(s.T), axis=1)  # class-major, descending
     values = np.empty(C)
     det = {k: [] for k in ("prevalence", "target_count", "n_predicted", "tie_size")}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.errors import UsageError
+from lteval.metrics._validation import check_targets
 from lteval.thresholds._sweep import PLACEMENTS, sweep, threshold_at, tie_size
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 
 
 def target_thresholds(y, scores, *, metric: str, target: float, fallback: float = 0.5,
@@ -26,7 +27,7 @@ def target_thresholds(y, scores, *, metric: str, target: float, fallback: float 
         raise UsageError(f"target must be in (0, 1], got {target!r}")
     if placement not in PLACEMENTS:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     sw = sweep(y, s)
     C = s.shape[1]
     values = np.empty(C)
