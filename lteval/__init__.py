@@ -1,25 +1,35 @@
 """lteval: exact, fast evaluation and reference baselines for long-tailed multi-label CXR (CXR-LT 2026).
 
 ``lteval.score(predictions_csv, labels_csv, ...)`` and ``lteval.compare(...)``
-are the Python entry points of ``lteval score`` / ``lteval compare``. Importing
-lteval imports neither torch nor pandas.
+are the Python entry points of ``lteval score`` / ``lteval compare``. They are
+the functions of :mod:`lteval.scoring` themselves (so ``help(lteval.score)``
+and ``inspect.signature`` show their parameters), resolved on first use:
+importing lteval imports neither torch, pandas nor scipy.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
+#: Public name -> the module (under lteval) that defines it, imported on first access.
+_LAZY = {
+    "score": "scoring",
+    "compare": "scoring",
+}
 
-def score(*args, **kwargs):
-    """Score a predictions CSV against a labels CSV; see :func:`lteval.scoring.score`."""
-    from lteval.scoring import score as _score
-
-    return _score(*args, **kwargs)
-
-
-def compare(*args, **kwargs):
-    """Paired bootstrap comparison of two prediction files; see :func:`lteval.scoring.compare`."""
-    from lteval.scoring import compare as _compare
-
-    return _compare(*args, **kwargs)
+__all__ = ["__version__", *_LAZY]
 
 
-__all__ = ["__version__", "score", "compare"]
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lteval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lteval.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

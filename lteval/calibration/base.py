@@ -188,7 +188,14 @@ def _nested_float_lists(v, n: int, where: str, *, min_len: int = 1) -> list[np.n
 
 
 def create_calibrator(method: str, input: str = "probs", **options) -> Calibrator:
-    """A new, unfitted calibrator by method name (see :data:`REGISTRY`)."""
+    """A new, unfitted calibrator by method name (see :data:`REGISTRY`).
+
+    ``input`` says how the scores it will see are to be read: 'probs'
+    (probabilities in [0, 1]) or 'logits'.
+
+    >>> create_calibrator("histogram", input="probs", n_bins=10)
+    HistogramBinning(input='probs', n_bins=10, strategy='uniform')
+    """
     from lteval.errors import did_you_mean
 
     if method not in REGISTRY:

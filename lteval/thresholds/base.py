@@ -33,7 +33,11 @@ class Strategy:
 
 
 def parse_strategy(text: str) -> Strategy:
-    """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``."""
+    """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``.
+
+    >>> parse_strategy("Precision@0.9")
+    Strategy(name='precision', target=0.9)
+    """
     t = str(text).strip().lower()
     if t in ("f1", "global", "prevalence"):
         return Strategy(t)

@@ -17,7 +17,15 @@ from lteval.thresholds.base import Strategy, Thresholds
 
 
 def prevalence_thresholds(scores, prevalence, *, placement: str = "midpoint") -> Thresholds:
-    """Per-class thresholds predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive."""
+    """Per-class thresholds (C,) predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive.
+
+    ``prevalence`` (C,) fractions in [0, 1]; no labels are needed.
+
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> t = prevalence_thresholds(s, [0.5, 0.25])
+    >>> t.values.tolist(), t.details["n_predicted"]
+    ([0.5, 0.75], [2, 1])
+    """
     if placement not in PLACEMENTS:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     s = check_scores(scores, "scores", order="C")
