@@ -65,35 +65,48 @@ def _where(a2: np.ndarray, mask: np.ndarray) -> tuple[object, str]:
     return a2[i, j], f"at row {int(i)}, class {int(j)}"
 
 
-def _as_float(a2: np.ndarray, input_name: str, where=None) -> np.ndarray:
-    """``a2`` (any dtype, 2-D or 1-D) as float64, or InputError for text, complex, objects."""
-    locate = where or _where
-    kind = a2.dtype.kind
+def _is_text(x) -> bool:
+    return isinstance(x, (str, bytes))
+
+
+def _is_complex(x) -> bool:
+    return isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+
+
+def _is_not_real(x) -> bool:
+    return not isinstance(x, numbers.Real)
+
+
+def _as_float(a: np.ndarray, input_name: str, where=_where) -> np.ndarray:
+    """``a`` as float64, or InputError for text, complex or other non-numbers.
+
+    ``where(a, mask)`` gives the first offending value and its location.
+    """
+    kind = a.dtype.kind
     if kind in "fiub":
-        return a2.astype(np.float64, copy=False)
+        return a.astype(np.float64, copy=False)
+    everywhere = np.ones(a.shape, dtype=bool)
     if kind in "US":
-        v, loc = locate(a2, np.ones(a2.shape, dtype=bool))
+        fault, mask = "text", everywhere
+    elif kind == "c":
+        nonzero = a.imag != 0
+        fault, mask = "complex", nonzero if nonzero.any() else everywhere
+    elif kind == "O":
+        for fault, test in (("text", _is_text), ("complex", _is_complex), ("other", _is_not_real)):
+            mask = np.frompyfunc(test, 1, 1)(a).astype(bool)
+            if mask.any():
+                break
+        else:
+            return a.astype(np.float64)
+    else:
+        raise InputError(f"{input_name} must hold numbers, got dtype {a.dtype}")
+    v, loc = where(a, mask)
+    if fault == "text":
         raise InputError(f"{input_name} must hold numbers, got text {_plain(v)} {loc}")
-    if kind == "c":
-        v, loc = locate(a2, a2.imag != 0 if (a2.imag != 0).any() else np.ones(a2.shape, dtype=bool))
+    if fault == "complex":
         raise InputError(f"{input_name} must hold real numbers, got complex {_plain(v)} {loc}")
-    if kind == "O":
-        for flag, what in (
-            (lambda x: isinstance(x, (str, bytes)), "text"),
-            (lambda x: isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real), "complex"),
-            (lambda x: not isinstance(x, numbers.Real), None),
-        ):
-            bad = np.frompyfunc(flag, 1, 1)(a2).astype(bool)
-            if bad.any():
-                v, loc = locate(a2, bad)
-                if what == "text":
-                    raise InputError(f"{input_name} must hold numbers, got text {_plain(v)} {loc}")
-                if what == "complex":
-                    raise InputError(f"{input_name} must hold real numbers, got complex {_plain(v)} {loc}")
-                got = _plain(v) if v is None else f"{type(v).__name__} {_plain(v)}"
-                raise InputError(f"{input_name} must hold numbers, got {got} {loc}")
-        return a2.astype(np.float64)
-    raise InputError(f"{input_name} must hold numbers, got dtype {a2.dtype}")
+    got = _plain(v) if v is None else f"{type(v).__name__} {_plain(v)}"
+    raise InputError(f"{input_name} must hold numbers, got {got} {loc}")
 
 
 def _as_2d(x, input_name: str) -> tuple[np.ndarray, tuple]:
