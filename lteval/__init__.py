@@ -9,7 +9,7 @@ importing lteval imports neither torch, pandas nor scipy.
 
 from __future__ import annotations
 
-import importlib
+from lteval._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -21,15 +21,4 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lteval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lteval.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
