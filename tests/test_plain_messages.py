@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lteval.calibration._arrays import check_labels, check_scores
+from lteval.calibration._arrays import check_kind_scores
 from lteval.cli import app
 from lteval.errors import InputError, did_you_mean
+from lteval.metrics._validation import check_labels
 from lteval.io.tables import LabelTable, PredictionTable, align, write_labels, write_predictions
 from lteval.tasks import get_task
 
@@ -32,12 +33,12 @@ def test_align_lists_plain_ids():
 def test_array_checks_show_plain_numbers():
     s = np.full((3, 2), 0.5)
     s[1, 1] = 1.5
-    assert "value 1.5 outside [0, 1]" in _msg(check_scores, s, "probs")
+    assert "got 1.5 at row 1, class 1" in _msg(check_kind_scores, s, "probs")
     s[1, 1] = np.inf
-    assert "non-finite value inf" in _msg(check_scores, s, "probs")
+    assert "must be finite, got inf at row 1" in _msg(check_kind_scores, s, "probs")
     y = np.zeros((3, 2))
     y[2, 0] = 2
-    assert "has value 2.0 at row 2" in _msg(check_labels, y, (3, 2))
+    assert "got 2.0 at row 2, class 0" in _msg(check_labels, y, "y")
 
 
 def test_error_location_and_hints_are_plain():

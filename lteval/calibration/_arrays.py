@@ -1,8 +1,9 @@
-"""The one validation helper of the calibration and threshold code, plus link functions.
+"""Score kinds and link functions of the calibration code.
 
 Scores are ``(n, C)`` float64 arrays of either logits or probabilities; which
 one is always stated by the caller (``input="logits"|"probs"``), never guessed
-from the value range. Labels are ``(n, C)`` arrays in {0, 1}.
+from the value range. Labels are ``(n, C)`` int8 arrays in {0, 1}. Arrays are
+checked by the package's one helper, :mod:`lteval.metrics._validation`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from lteval.errors import InputError, UsageError
+from lteval.errors import UsageError
+from lteval.metrics._validation import check_scores
 
 #: How scores given to a calibrator are to be read.
 INPUT_KINDS = ("logits", "probs")
@@ -26,48 +28,15 @@ def check_input_kind(kind: str) -> str:
     return kind
 
 
-def check_scores(scores, kind: str, name: str = "scores") -> np.ndarray:
-    """``scores`` as a C-contiguous (n, C) float64 array; 1-D input is one class.
+def check_kind_scores(scores, kind: str, input_name: str = "scores") -> np.ndarray:
+    """``scores`` of the stated ``kind`` as a C-contiguous (n, C) float64 array; 1-D is one class.
 
-    Raises InputError (naming ``name``) for a wrong shape, non-finite values, or
-    probabilities outside [0, 1].
+    The package's one array check (:func:`lteval.metrics._validation.check_scores`),
+    with probabilities (``kind="probs"``) required to lie in [0, 1].
     """
     check_input_kind(kind)
-    try:
-        s = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{name} must be numeric: {e}") from None
-    if s.ndim == 1:
-        s = s[:, None]
-    if s.ndim != 2:
-        raise InputError(f"{name} must be a 2-D array (n_samples, n_classes), got shape {s.shape}")
-    if s.shape[0] == 0 or s.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {s.shape})")
-    if not np.isfinite(s).all():
-        i, j = np.argwhere(~np.isfinite(s))[0]
-        raise InputError(f"{name} has a non-finite value {float(s[i, j])!r} at row {i}, class {j}")
-    if kind == "probs" and (s.min() < 0.0 or s.max() > 1.0):
-        i, j = np.argwhere((s < 0) | (s > 1))[0]
-        raise InputError(f"{name} has value {float(s[i, j])!r} outside [0, 1] at row {i}, class {j} "
-                         "(input='probs'; pass input='logits' for unbounded scores)")
-    return np.ascontiguousarray(s)
-
-
-def check_labels(y, shape: tuple[int, int], name: str = "y") -> np.ndarray:
-    """``y`` as an (n, C) float64 array of 0/1 matching ``shape``; 1-D input is one class."""
-    try:
-        a = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{name} must be numeric 0/1 labels: {e}") from None
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.shape != tuple(shape):
-        raise InputError(f"{name} has shape {a.shape}, expected {tuple(shape)} (same as the scores)")
-    bad = (a != 0) & (a != 1)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise InputError(f"{name} has value {float(a[i, j])!r} at row {i}, class {j}; labels must be 0 or 1")
-    return np.ascontiguousarray(a)
+    hint = "input='probs' means probabilities; pass input='logits' for unbounded scores"
+    return check_scores(scores, input_name, probs=kind == "probs", order="C", hint=hint)
 
 
 def sigmoid(z) -> np.ndarray:

@@ -13,10 +13,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from lteval.calibration._arrays import (
-    check_input_kind, check_labels, check_scores, informative, to_probs,
-)
+from lteval.calibration._arrays import check_input_kind, check_kind_scores, informative, to_probs
 from lteval.errors import InputError, UsageError
+from lteval.metrics._validation import check_labels
 
 #: Registered calibrators: method name -> class (filled by :func:`register`).
 REGISTRY: dict[str, type["Calibrator"]] = {}
@@ -49,9 +48,15 @@ class Calibrator:
 
     # ----------------------------------------------------------------- public API
     def fit(self, scores, y) -> "Calibrator":
-        """Fit on ``scores`` (n, C) of kind ``self.input`` and labels ``y`` (n, C) in {0, 1}."""
-        s = check_scores(scores, self.input)
-        yy = check_labels(y, s.shape)
+        """Fit on ``scores`` (n, C) of kind ``self.input`` and labels ``y`` (n, C) in {0, 1}.
+
+        >>> from lteval.calibration import create_calibrator
+        >>> cal = create_calibrator("temperature", input="logits").fit([[2.0], [-1.0], [0.5]], [1, 0, 0])
+        >>> cal.n_classes_
+        1
+        """
+        s = check_kind_scores(scores, self.input)
+        yy = check_labels(y, "y", shape=s.shape, shape_of="scores", order="C")
         self.n_classes_ = s.shape[1]
         ok = informative(yy) if self.per_class else np.ones(s.shape[1], dtype=bool)
         self.passthrough_ = ~ok
@@ -64,13 +69,20 @@ class Calibrator:
         return self
 
     def transform(self, scores) -> np.ndarray:
-        """Calibrated probabilities (n, C) in [0, 1] for ``scores`` of kind ``self.input``."""
+        """Calibrated probabilities (n, C) in [0, 1] for ``scores`` (n, C) of kind ``self.input``.
+
+        >>> from lteval.calibration import create_calibrator
+        >>> cal = create_calibrator("platt", input="probs").fit([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0])
+        >>> q = cal.transform([0.9, 0.1])
+        >>> q.shape, bool(q[0, 0] > q[1, 0])
+        ((2, 1), True)
+        """
         if self.n_classes_ is None:
             raise UsageError(f"{type(self).__name__} is not fitted: call fit() first")
-        s = check_scores(scores, self.input)
+        s = check_kind_scores(scores, self.input)
         if s.shape[1] != self.n_classes_:
-            raise InputError(f"scores have {s.shape[1]} classes, the calibrator was fitted on "
-                             f"{self.n_classes_}")
+            raise InputError(f"scores must have {self.n_classes_} classes (as fitted), "
+                             f"got {s.shape[1]}")
         out = self._transform(s)
         if self.passthrough_ is not None and self.passthrough_.any():
             out[:, self.passthrough_] = to_probs(s[:, self.passthrough_], self.input)
@@ -176,7 +188,14 @@ def _nested_float_lists(v, n: int, where: str, *, min_len: int = 1) -> list[np.n
 
 
 def create_calibrator(method: str, input: str = "probs", **options) -> Calibrator:
-    """A new, unfitted calibrator by method name (see :data:`REGISTRY`)."""
+    """A new, unfitted calibrator by method name (see :data:`REGISTRY`).
+
+    ``input`` says how the scores it will see are to be read: 'probs'
+    (probabilities in [0, 1]) or 'logits'.
+
+    >>> create_calibrator("histogram", input="probs", n_bins=10)
+    HistogramBinning(input='probs', n_bins=10, strategy='uniform')
+    """
     from lteval.errors import did_you_mean
 
     if method not in REGISTRY:

@@ -18,16 +18,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lteval.calibration._arrays import check_labels, check_scores, to_probs
+from lteval.calibration._arrays import check_kind_scores, to_probs
 from lteval.calibration.base import create_calibrator
 from lteval.errors import InputError, UsageError
+from lteval.metrics._validation import check_labels
 
 
 def make_folds(y, n_folds: int = 5, *, groups=None, seed: int = 0) -> np.ndarray:
-    """(n,) fold index in [0, n_folds) for each row; rows of one group share a fold."""
-    y = np.asarray(y)
-    if y.ndim == 1:
-        y = y[:, None]
+    """(n,) int64 fold index in [0, n_folds) for each row of ``y`` (n, C) in {0, 1}.
+
+    Rows of one group (``groups`` (n,)) share a fold; folds are stratified by
+    each row's rarest positive class.
+
+    >>> make_folds([[1], [0], [1], [0]], 2, seed=0).tolist()
+    [1, 0, 0, 1]
+    """
+    y = check_labels(y, "y")
     n = y.shape[0]
     if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise UsageError(f"folds must be an integer >= 2, got {n_folds!r}")
@@ -80,8 +86,8 @@ def cross_fit(scores, y, method: str, *, input: str, folds=5, groups=None, seed:
     """
     from lteval.thresholds import fit_thresholds, parse_strategy
 
-    s = check_scores(scores, input)
-    yy = check_labels(y, s.shape)
+    s = check_kind_scores(scores, input)
+    yy = check_labels(y, "y", shape=s.shape, shape_of="scores", order="C")
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
         fold = make_folds(yy, int(folds), groups=groups, seed=seed)
     else:
@@ -153,7 +159,7 @@ def evaluate(y, before_probs, results: list[CrossFitResult], *, n_boot: int = 10
 
     if rank_by not in FIGURES:
         raise UsageError(f"rank_by must be one of {FIGURES}, got {rank_by!r}")
-    y = np.asarray(y)
+    y = check_labels(y, "y")
     boot = n_boot > 0
 
     def figures(p, dec):
@@ -223,4 +229,4 @@ def _within_fold_delta_map(y, before, r: CrossFitResult, empty_class: str) -> fl
 
 def before_probs(scores, input: str) -> np.ndarray:
     """The uncalibrated probabilities the "before" figures are computed on."""
-    return to_probs(check_scores(scores, input), input)
+    return to_probs(check_kind_scores(scores, input), input)

@@ -5,7 +5,8 @@ Entries are put into ``n_bins`` bins over [0, 1]: equal-width (``"uniform"``,
 edges ``linspace(0, 1, n_bins + 1)``) or equal-mass (``"quantile"``, edges at
 the quantiles of ``p``, outer edges forced to 0 and 1). A value on an inner
 edge belongs to the upper bin. As in ``netcal.metrics.ECE``, probabilities are
-first clipped to [eps, 1 - eps]. With ``n_b`` entries in bin b, mean outcome
+first clipped to [eps, 1 - eps], eps the machine epsilon of the input's float
+dtype (float32 input: 2**-23; anything else: float64's 2**-52). With ``n_b`` entries in bin b, mean outcome
 ``acc_b`` and mean probability ``conf_b``:
 
 * ECE = sum_b n_b / n * |acc_b - conf_b|
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.errors import UsageError
-from lteval.metrics._validation import check_targets
+from lteval.metrics._validation import check_targets, float_eps
 
 STRATEGIES = ("uniform", "quantile")
 
@@ -39,8 +40,8 @@ def bin_edges(p: np.ndarray, n_bins: int = 15, strategy: str = "uniform") -> np.
     raise UsageError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
 
 
-def clip_probs(p: np.ndarray) -> np.ndarray:
-    eps = np.finfo(np.float64).eps
+def clip_probs(p: np.ndarray, eps: float = float(np.finfo(np.float64).eps)) -> np.ndarray:
+    """``p`` (any shape) clipped to [eps, 1 - eps] (netcal's ECE does the same)."""
     return np.clip(p, eps, 1.0 - eps)
 
 
@@ -83,9 +84,18 @@ def errors_from_bins(count, sum_p, sum_y) -> tuple[float, float]:
 
 
 def reliability_table(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> dict:
-    """Pooled reliability diagram data: edges, count, mean confidence, observed frequency."""
+    """Pooled reliability diagram data over all n x C entries of ``y_prob`` (n, C) in [0, 1].
+
+    Returns ``edges`` (n_bins + 1,) and, per bin (n_bins,): ``count`` (entries),
+    ``confidence`` (mean probability) and ``frequency`` (fraction positive);
+    NaN for an empty bin.
+
+    >>> t = reliability_table([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3], n_bins=2)
+    >>> t["count"].tolist(), t["frequency"].tolist()
+    ([2.0, 2.0], [0.0, 1.0])
+    """
     y, p = check_targets(y_true, y_prob, probs=True)
-    p = clip_probs(p)
+    p = clip_probs(p, float_eps(y_prob))
     edges = bin_edges(p, n_bins, strategy)
     count, sum_p, sum_y = bin_statistics(y, p, bin_index(p, edges), n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -95,9 +105,17 @@ def reliability_table(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform
 
 
 def calibration_error(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform") -> tuple[float, float]:
-    """Pooled ``(ece, mce)`` over all n x C entries; equals netcal's ECE / MCE on the flattened arrays."""
+    """Pooled ``(ece, mce)`` over all n x C entries; equals netcal's ECE / MCE on the flattened arrays.
+
+    ``y_true`` (n, C) in {0, 1}, ``y_prob`` (n, C) probabilities in [0, 1];
+    both results are fractions in [0, 1] (not percent).
+
+    >>> ece, mce = calibration_error([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3], n_bins=2)
+    >>> round(ece, 4), round(mce, 4)
+    (0.175, 0.2)
+    """
     y, p = check_targets(y_true, y_prob, probs=True)
-    p = clip_probs(p)
+    p = clip_probs(p, float_eps(y_prob))
     edges = bin_edges(p, n_bins, strategy)
     ece, mce = errors_from_bins(*bin_statistics(y, p, bin_index(p, edges), n_bins))
     return float(ece), float(mce)
@@ -122,9 +140,15 @@ def _per_class_bin_statistics(y: np.ndarray, p: np.ndarray, n_bins: int, strateg
 
 def per_class_calibration_error(y_true, y_prob, n_bins: int = 15,
                                 strategy: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
-    """Per-class ``(ece, mce)``, each (C,), every class binned on its own."""
+    """Per-class ``(ece, mce)``, each (C,) fractions in [0, 1], every class binned on its own.
+
+    >>> ece, mce = per_class_calibration_error([[0, 1], [1, 1]], [[0.2, 0.9], [0.6, 0.7]], n_bins=2)
+    >>> ece.round(3).tolist()
+    [0.3, 0.2]
+    """
     y, p = check_targets(y_true, y_prob, probs=True)
-    return errors_from_bins(*_per_class_bin_statistics(y, clip_probs(p), n_bins, strategy))
+    return errors_from_bins(*_per_class_bin_statistics(y, clip_probs(p, float_eps(y_prob)), n_bins,
+                                                       strategy))
 
 
 def calibration_summary(y_true, y_prob, n_bins: int = 15, strategy: str = "uniform"
@@ -138,13 +162,20 @@ def calibration_summary(y_true, y_prob, n_bins: int = 15, strategy: str = "unifo
         ece, mce = calibration_error(y_true, y_prob, n_bins, strategy)
         return (ece, mce, *per_class_calibration_error(y_true, y_prob, n_bins, strategy))
     y, p = check_targets(y_true, y_prob, probs=True)
-    count, sum_p, sum_y = _per_class_bin_statistics(y, clip_probs(p), n_bins, strategy)
+    count, sum_p, sum_y = _per_class_bin_statistics(y, clip_probs(p, float_eps(y_prob)), n_bins,
+                                                    strategy)
     ece_c, mce_c = errors_from_bins(count, sum_p, sum_y)
     ece, mce = errors_from_bins(count.sum(0), sum_p.sum(0), sum_y.sum(0))
     return float(ece), float(mce), ece_c, mce_c
 
 
 def brier_score(y_true, y_prob) -> float:
-    """Mean squared difference between probability and outcome over all n x C entries."""
+    """Mean squared difference between probability and outcome over all n x C entries.
+
+    ``y_true`` (n, C) in {0, 1}, ``y_prob`` (n, C) in [0, 1]; the result is in [0, 1].
+
+    >>> brier_score([0, 1], [0.25, 0.5])
+    0.15625
+    """
     y, p = check_targets(y_true, y_prob, probs=True)
     return float(np.mean((p - y) ** 2))

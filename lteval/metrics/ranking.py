@@ -110,12 +110,24 @@ def auc_from_groups(g: RankedGroups) -> np.ndarray:
 def average_precision(y_true, y_score) -> np.ndarray:
     """Per-class average precision (C,), equal to ``sklearn.metrics.average_precision_score``.
 
-    NaN for a class without positives (scikit-learn returns 0 with a warning;
-    :func:`lteval.metrics.mean_average_precision` makes that choice explicit).
+    ``y_true`` (n, C) in {0, 1}, ``y_score`` (n, C) any finite scores (only
+    their order matters); 1-D inputs are one class. Each AP is a fraction in
+    [0, 1]. NaN for a class without positives (scikit-learn returns 0 with a
+    warning; :func:`lteval.metrics.mean_average_precision` makes that choice explicit).
+
+    >>> average_precision([[1, 0], [0, 0], [1, 0]], [[0.9, 0.1], [0.8, 0.2], [0.3, 0.3]]).round(4).tolist()
+    [0.8333, nan]
     """
     return ap_from_groups(ranked_groups(y_true, y_score))
 
 
 def roc_auc(y_true, y_score) -> np.ndarray:
-    """Per-class ROC AUC (C,), equal to ``sklearn.metrics.roc_auc_score``; NaN where undefined."""
+    """Per-class ROC AUC (C,), equal to ``sklearn.metrics.roc_auc_score``; NaN where undefined.
+
+    ``y_true`` (n, C) in {0, 1}, ``y_score`` (n, C) finite scores; tied scores
+    count half. NaN for a class without positives or without negatives.
+
+    >>> roc_auc([1, 0, 1, 0], [0.9, 0.8, 0.4, 0.4]).tolist()
+    [0.625]
+    """
     return auc_from_groups(ranked_groups(y_true, y_score))

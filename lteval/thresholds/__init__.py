@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.thresholds.base import STRATEGY_HELP, Strategy, Thresholds, check_inputs, parse_strategy
+from lteval.metrics._validation import check_scores
+from lteval.thresholds.base import STRATEGY_HELP, Strategy, Thresholds, parse_strategy
 from lteval.thresholds.f1 import f1_thresholds, global_threshold
 from lteval.thresholds.prevalence import prevalence_thresholds
 from lteval.thresholds.target import target_thresholds
@@ -19,7 +20,19 @@ from lteval.errors import UsageError
 
 def fit_thresholds(y, scores, strategy: str | Strategy = "f1", *, prevalence=None,
                    fallback: float = 0.5, placement: str = "midpoint") -> Thresholds:
-    """Thresholds chosen by ``strategy`` on labels ``y`` and scores (n, C)."""
+    """Per-class thresholds (C,) chosen by ``strategy`` on labels ``y`` (n, C) in {0, 1} and scores (n, C).
+
+    Thresholds are in the units of the scores (probabilities or logits); a
+    sample is positive for class c when ``score >= values[c]``. ``prevalence``
+    (C,) fractions in [0, 1] are needed by the ``"prevalence"`` strategy only.
+
+    >>> y = [[1, 0], [0, 0], [1, 1], [0, 1]]
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> fit_thresholds(y, s, "f1").values.tolist()
+    [0.25, 0.5]
+    >>> fit_thresholds(y, s, "prevalence", prevalence=[0.5, 0.25]).values.tolist()
+    [0.5, 0.75]
+    """
     st = strategy if isinstance(strategy, Strategy) else parse_strategy(strategy)
     if st.name == "f1":
         return f1_thresholds(y, scores, fallback=fallback, placement=placement)
@@ -34,7 +47,7 @@ def fit_thresholds(y, scores, strategy: str | Strategy = "f1", *, prevalence=Non
                              "each class (training labels or counts)")
         return prevalence_thresholds(scores, prevalence, placement=placement)
     if st.name == "fixed":
-        _, s = check_inputs(None, scores, need_labels=False)
+        s = check_scores(scores, "scores")
         return Thresholds(st, np.full(s.shape[1], float(st.target)), float(fallback), [], placement,
                           {}, [])
     raise UsageError(f"unknown threshold strategy {st}")  # pragma: no cover

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lteval.errors import InputError, UsageError
+from lteval.metrics._validation import check_scores
 
 #: Strategy names; ``precision@X`` / ``recall@X`` / ``fixed@X`` take a value in (0, 1].
 STRATEGY_HELP = ("f1 (per-class F1-optimal, exact), global (one threshold maximising macro F1), "
@@ -32,7 +33,11 @@ class Strategy:
 
 
 def parse_strategy(text: str) -> Strategy:
-    """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``."""
+    """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``.
+
+    >>> parse_strategy("Precision@0.9")
+    Strategy(name='precision', target=0.9)
+    """
     t = str(text).strip().lower()
     if t in ("f1", "global", "prevalence"):
         return Strategy(t)
@@ -68,10 +73,12 @@ class Thresholds:
         return int(self.values.size)
 
     def predict(self, scores) -> np.ndarray:
-        """(n, C) int8: 1 where ``scores >= values`` per class."""
-        s = np.asarray(scores, dtype=np.float64)
-        if s.ndim != 2 or s.shape[1] != self.n_classes:
-            raise InputError(f"scores must have shape (n, {self.n_classes}), got {s.shape}")
+        """(n, C) int8 decisions: 1 where ``scores`` (n, C) ``>= values`` per class.
+
+        >>> Thresholds(Strategy("fixed", 0.5), np.array([0.5, 0.2])).predict([[0.6, 0.1]]).tolist()
+        [[1, 0]]
+        """
+        s = check_scores(scores, "scores", n_classes=self.n_classes)
         return (s >= self.values).astype(np.int8)
 
     def to_dict(self) -> dict:
@@ -129,32 +136,3 @@ class Thresholds:
             raise InputError(f"{where}.notes must be a list of strings")
         return cls(strategy, np.array(vals, dtype=np.float64), float(fb), list(fc),
                    d["placement"], details, notes)
-
-
-def check_inputs(y, scores, *, need_labels: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-    """``(y (n, C) float64 0/1, scores (n, C) float64 finite)``; 1-D input is one class."""
-    try:
-        s = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"scores must be numeric: {e}") from None
-    if s.ndim == 1:
-        s = s[:, None]
-    if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] == 0:
-        raise InputError(f"scores must be a non-empty 2-D array (n_samples, n_classes), got {s.shape}")
-    if not np.isfinite(s).all():
-        raise InputError("scores contain NaN or infinite values")
-    if y is None:
-        if need_labels:
-            raise InputError("labels y are required for this threshold strategy")
-        return None, np.ascontiguousarray(s)
-    try:
-        a = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"y must be numeric 0/1 labels: {e}") from None
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.shape != s.shape:
-        raise InputError(f"y has shape {a.shape}, scores {s.shape}: they must match")
-    if ((a != 0) & (a != 1)).any():
-        raise InputError("y must contain only 0 and 1")
-    return np.ascontiguousarray(a), np.ascontiguousarray(s)

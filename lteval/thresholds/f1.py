@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.thresholds._sweep import PLACEMENTS
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 from lteval.errors import UsageError
+from lteval.metrics._validation import check_targets
 
 
 def _check_placement(placement: str) -> None:
@@ -52,9 +53,17 @@ def f1_thresholds(y, scores, *, fallback: float = 0.5, placement: str = "midpoin
 
     One sort per class (its scores split into positives and negatives, each
     sorted once); F1 at every distinct positive score from binary searches.
+    ``y`` (n, C) in {0, 1}; thresholds (C,) in the units of ``scores``;
+    ``placement`` is 'midpoint' (between the cut and the next lower score) or 'score'.
+
+    >>> y = [[1, 0], [0, 0], [1, 1], [0, 1]]
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> t = f1_thresholds(y, s)
+    >>> t.values.tolist(), t.details["f1"]
+    ([0.25, 0.5], [0.8, 1.0])
     """
     _check_placement(placement)
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     C = s.shape[1]
     st = np.ascontiguousarray(s.T)
     pos_mask = np.ascontiguousarray(y.T) > 0
@@ -104,11 +113,18 @@ def global_threshold(y, scores, *, average: str = "macro", placement: str = "mid
     so the candidates are the distinct scores of positive entries. Each
     class's TP and FP at every candidate come from binary searches in its
     sorted positive and negative scores (one sort per class).
+    ``y`` (n, C) in {0, 1}; the result repeats one threshold C times.
+
+    >>> y = [[1, 0], [0, 0], [1, 1], [0, 1]]
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> t = global_threshold(y, s)
+    >>> t.values.tolist(), t.details["objective_value"]
+    ([0.35, 0.35], 0.9)
     """
     _check_placement(placement)
     if average not in ("macro", "micro"):
         raise UsageError(f"average must be 'macro' or 'micro', got {average!r}")
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     n, C = s.shape
     st = np.ascontiguousarray(s.T)
     pm = np.ascontiguousarray(y.T) > 0

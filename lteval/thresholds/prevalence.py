@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from lteval.errors import InputError, UsageError
+from lteval.errors import UsageError
+from lteval.metrics._validation import check_per_class, check_scores
 from lteval.thresholds._sweep import PLACEMENTS, threshold_at, tie_size
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 
 
 def prevalence_thresholds(scores, prevalence, *, placement: str = "midpoint") -> Thresholds:
-    """Per-class thresholds predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive."""
+    """Per-class thresholds (C,) predicting a ``prevalence[c]`` fraction of ``scores`` (n, C) positive.
+
+    ``prevalence`` (C,) fractions in [0, 1]; no labels are needed.
+
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> t = prevalence_thresholds(s, [0.5, 0.25])
+    >>> t.values.tolist(), t.details["n_predicted"]
+    ([0.5, 0.75], [2, 1])
+    """
     if placement not in PLACEMENTS:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-    _, s = check_inputs(None, scores, need_labels=False)
+    s = check_scores(scores, "scores", order="C")
     n, C = s.shape
-    pi = np.asarray(prevalence, dtype=np.float64).ravel()
-    if pi.size != C:
-        raise InputError(f"prevalence has {pi.size} entries, expected {C} (one per class)")
-    if not np.isfinite(pi).all() or (pi < 0).any() or (pi > 1).any():
-        raise InputError("prevalence values must be fractions in [0, 1]")
+    pi = check_per_class(prevalence, C, "prevalence", bounds=(0.0, 1.0))
     ss = -np.sort(-np.ascontiguousarray(s.T), axis=1)  # class-major, descending
     values = np.empty(C)
     det = {k: [] for k in ("prevalence", "target_count", "n_predicted", "tie_size")}

@@ -13,20 +13,32 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.errors import UsageError
+from lteval.metrics._validation import check_targets
 from lteval.thresholds._sweep import PLACEMENTS, sweep, threshold_at, tie_size
-from lteval.thresholds.base import Strategy, Thresholds, check_inputs
+from lteval.thresholds.base import Strategy, Thresholds
 
 
 def target_thresholds(y, scores, *, metric: str, target: float, fallback: float = 0.5,
                       placement: str = "midpoint") -> Thresholds:
-    """Per-class thresholds for ``metric`` ('precision' | 'recall') >= ``target``."""
+    """Per-class thresholds (C,) for ``metric`` ('precision' | 'recall') >= ``target`` in (0, 1].
+
+    ``y`` (n, C) in {0, 1}, ``scores`` (n, C); thresholds in the units of the scores.
+
+    >>> y = [[1, 0], [0, 0], [1, 1], [0, 1]]
+    >>> s = [[0.9, 0.2], [0.6, 0.3], [0.4, 0.8], [0.1, 0.7]]
+    >>> t = target_thresholds(y, s, metric="precision", target=1.0)
+    >>> t.values.tolist(), t.details["recall"]
+    ([0.75, 0.5], [0.5, 1.0])
+    >>> target_thresholds(y, s, metric="recall", target=1.0, placement="score").values.tolist()
+    [0.4, 0.7]
+    """
     if metric not in ("precision", "recall"):
         raise UsageError(f"metric must be 'precision' or 'recall', got {metric!r}")
     if not 0.0 < target <= 1.0:
         raise UsageError(f"target must be in (0, 1], got {target!r}")
     if placement not in PLACEMENTS:
         raise UsageError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
-    y, s = check_inputs(y, scores)
+    y, s = check_targets(y, scores, names=("y", "scores"), order="C")
     sw = sweep(y, s)
     C = s.shape[1]
     values = np.empty(C)

@@ -8,7 +8,7 @@ are resolved lazily from their modules on first use::
 
 from __future__ import annotations
 
-import importlib
+from lteval._lazy import lazy_names
 
 _LAZY = {
     # losses
@@ -26,14 +26,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lteval.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lteval.train.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
