@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Optional
 import typer
 
 from lteval.commands._common import TASK_HELP, console, err_console, guarded
+from lteval.io.progress import progress_enabled
 
 METHOD_HELP = ("Calibration method: none, temperature (one T for all classes), temperature-per-class, "
                "platt, beta, isotonic, histogram.")
@@ -59,10 +58,6 @@ def _ci(ci, key) -> str:
         return ""
     lo, hi = ci[key]
     return f"[{lo:.4f}, {hi:.4f}]"
-
-
-def _progress_enabled() -> bool:
-    return os.environ.get("LTEVAL_NO_PROGRESS") != "1" and sys.stderr.isatty()
 
 
 def fit_command(
@@ -193,7 +188,7 @@ def cv_command(
             "tie_break": tie_break}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if _progress_enabled() and not to_stdout:
+        if progress_enabled() and not to_stdout:
             from rich.progress import Progress
 
             with Progress(console=err_console, transient=True) as prog:

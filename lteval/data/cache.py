@@ -25,6 +25,7 @@ import numpy as np
 
 from lteval.errors import UsageError
 from lteval.io.atomic import write_json_atomic, write_text_atomic
+from lteval.io.progress import progress_enabled
 
 CACHE_VERSION = 1
 
@@ -91,10 +92,6 @@ def _decode_chunk(args):
     return chunk_no, len(rows)
 
 
-def _use_progress(progress: bool) -> bool:
-    return bool(progress) and os.environ.get("LTEVAL_NO_PROGRESS", "") not in ("1", "true") and sys.stderr.isatty()
-
-
 def build_cache(source, size: int = 512, workers: int | None = None, progress: bool = True, *,
                 ids=None, cache_dir: str | Path | None = None, chunk: int = 256,
                 on_chunk: Callable[[int, int], None] | None = None) -> Path:
@@ -144,7 +141,7 @@ def build_cache(source, size: int = 512, workers: int | None = None, progress: b
         rows = list(range(c * chunk, min(n, (c + 1) * chunk)))
         jobs.append((str(arr_p), c, rows, [str(source.image_path(ids[r])) for r in rows], size))
     workers = max(1, int(workers) if workers else (os.cpu_count() or 1))
-    show = _use_progress(progress)
+    show = progress_enabled(progress)
     bar = task = None
     if show:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
