@@ -17,12 +17,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
-import sys
 import zipfile
 import zlib
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
@@ -100,7 +97,6 @@ class _CsvChecker:
         self._value_idx: list[int] = []
         self._value_slice: slice | None = None
         self._strict_value = re.compile(STRICT_NUMBER).fullmatch
-        self.parallel: tuple[Path, int] | None = None
 
     # -- header ------------------------------------------------------------------------------
     def _detect_delimiter(self, line: str, ln: int = 1) -> str:
@@ -308,12 +304,17 @@ class _CsvChecker:
         if s != raw:
             self.col.add("warning", "id-whitespace", f"ID {raw!r} has surrounding whitespace "
                          f"(it may not match {s!r})", ln, idc)
-        prev = self.seen.setdefault(s, ln)
-        if prev != ln:
-            self._duplicate(s, ln, prev)
-        if self.eval_set is not None and s not in self.eval_set:
-            self._unexpected(s, ln)
+        self._record_id(s, ln)
         return s
+
+    def _record_id(self, rid: str, ln: int) -> None:
+        """Remember that ID ``rid`` is on line ``ln``; report it if seen before or not in the
+        evaluation list. The one place row IDs are recorded (fast and slow paths)."""
+        prev = self.seen.setdefault(rid, ln)
+        if prev != ln:
+            self._duplicate(rid, ln, prev)
+        if self.eval_set is not None and rid not in self.eval_set:
+            self._unexpected(rid, ln)
 
     def _duplicate(self, rid: str, ln: int, prev: int) -> None:
         if self.col.wants_example("error", "duplicate-id"):
@@ -495,14 +496,9 @@ class _CsvChecker:
         self._value_slice = (slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1))
                              else None)
         self._numeric_row = self._build_numeric_row(layout)
-        if (self.parallel is not None and not layout.quoted and not reader.cr_only
-                and layout.n_fields <= _MAX_FAST_FIELDS):
-            self.bom = reader.bom
-            self._run_parallel(fs, fl, ln, reader._lines_before)
-            return
         has_id = layout.id_pos is not None
         quoted = layout.quoted
-        seen, eval_set = self.seen, self.eval_set
+        record_id = self._record_id
         rows = 0
         # rows with long decimals once the examples are full: counted here, not per call
         n_long, first_long, last_long = 0, None, None
@@ -524,11 +520,7 @@ class _CsvChecker:
                 rid = m.group(1)
                 if quoted and rid is None:
                     rid = m.group(2)
-                prev = seen.setdefault(rid, ln)
-                if prev != ln:
-                    self._duplicate(rid, ln, prev)
-                if eval_set is not None and rid not in eval_set:
-                    self._unexpected(rid, ln)
+                record_id(rid, ln)
             if imprecise:
                 if find_from is not None and n_long | (not col.wants_example("warning", "precision")):
                     start = line.find(find_from)
@@ -543,124 +535,6 @@ class _CsvChecker:
             col.count("warning", "precision", first_long, n=n_long, last=last_long)
         self.n_rows += rows
         self.bom = reader.bom
-
-    # -- parallel matching ---------------------------------------------------------------------
-    def _run_parallel(self, fs, fl, header_ln: int, lines_reported: int) -> None:
-        """Match rows in worker processes, block by block; keep IDs and problems here.
-
-        Workers (forked, so they share the compiled regexes) split a block into lines and
-        return the IDs of the rows that matched, the indices of rows that did not, and of
-        rows with long decimals. This process checks IDs (C-level set operations for a block
-        without problems) and re-checks the failing rows field by field, in line order, so
-        the result is the serial one. A failing row with a quote (possibly a field spanning
-        lines) raises :class:`_NeedSerial`.
-        """
-        import multiprocessing
-
-        global _WORKER
-        path, workers = self.parallel
-        layout = self.layout
-        col = self.col
-
-        def on_problem(sev, code, msg, line):
-            if line is None or line > lines_reported:  # the first reader reported the rest
-                col.add(sev, code, msg, line, None, unit="lines")
-
-        with open(path, "rb") as f:
-            for _ in range(header_ln):
-                if not f.readline():
-                    raise _NeedSerial()
-            reader = LineReader(f, on_problem, block_bytes=textstream.BLOCK_BYTES,
-                                first_line=header_ln, at_start=False)
-            _WORKER = (fs, fl, layout.delimiter, layout.id_pos is not None, layout.id_pos == 0)
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            try:
-                window: deque = deque()
-                l0 = header_ln
-                for text in reader.text_blocks():
-                    window.append((text, l0, pool.apply_async(_match_block, (text,))))
-                    l0 += reader.last_block_lines
-                    if len(window) > 2 * workers:
-                        self._consume(*window.popleft())
-                while window:
-                    self._consume(*window.popleft())
-            finally:
-                pool.terminate()
-                pool.join()
-                _WORKER = None
-
-    def _consume(self, text: str, l0: int, pending) -> None:
-        """Fold one worker result (for the block whose first line is ``l0 + 1``) in."""
-        try:
-            n, ids_joined, bad, long_rows, check_rows = pending.get()
-        except Exception as e:  # a worker failed: start again serially
-            raise _NeedSerial() from e
-        has_id = self.layout.id_pos is not None
-        ids = ids_joined.split("\n") if has_id and n > len(bad) else []
-        lines = None
-        if bad:
-            lines = text.split("\n")
-            if any('"' in lines[i] for i in bad):
-                raise _NeedSerial()
-            badset = set(bad)
-            seen, eval_set = self.seen, self.eval_set
-            k = 0
-            no_more: Iterator[str] = iter(())
-            for i in range(n):
-                ln = l0 + i + 1
-                if i in badset:
-                    self._slow(lines[i], ln, no_more)
-                    continue
-                self.n_rows += 1
-                if has_id:
-                    rid = ids[k]
-                    k += 1
-                    prev = seen.setdefault(rid, ln)
-                    if prev != ln:
-                        self._duplicate(rid, ln, prev)
-                    if eval_set is not None and rid not in eval_set:
-                        self._unexpected(rid, ln)
-        else:
-            self.n_rows += n
-            if has_id:
-                self._ids_bulk(ids, range(l0 + 1, l0 + 1 + n))
-        if not long_rows and not check_rows:
-            return
-        col = self.col
-        if check_rows or col.wants_example("warning", "precision"):
-            if lines is None:
-                lines = text.split("\n")
-            longset = set(long_rows)
-            n_long, first, last = 0, None, None
-            for i in sorted(long_rows + check_rows):
-                ln = l0 + i + 1
-                if i in longset and (n_long or not col.wants_example("warning", "precision")):
-                    n_long += 1
-                    first = ln if first is None else first
-                    last = ln
-                else:
-                    self._precision(lines[i], ln)
-            if n_long:
-                col.count("warning", "precision", first, n=n_long, last=last)
-        else:
-            col.count("warning", "precision", l0 + long_rows[0] + 1, n=len(long_rows),
-                      last=l0 + long_rows[-1] + 1)
-
-    def _ids_bulk(self, ids: list[str], lns) -> None:
-        """Record the IDs of a block of valid rows; set operations when nothing is wrong."""
-        seen = self.seen
-        block = set(ids)
-        if len(block) == len(ids) and seen.keys().isdisjoint(block):
-            seen.update(zip(ids, lns))
-        else:
-            for rid, ln in zip(ids, lns):
-                prev = seen.setdefault(rid, ln)
-                if prev != ln:
-                    self._duplicate(rid, ln, prev)
-        if self.eval_set is not None and not self.eval_set.issuperset(block):
-            for rid, ln in zip(ids, lns):
-                if rid not in self.eval_set:
-                    self._unexpected(rid, ln)
 
     def finish(self) -> None:
         if self.layout is None:
@@ -686,76 +560,16 @@ class _CsvChecker:
                     self.col.count("error", "missing-id", None, unit="IDs")
 
 
-class _NeedSerial(Exception):
-    """The parallel path cannot give the serial result for this file: check it serially."""
-
-
-#: Set in the parent right before the worker processes are forked: (strict row regex, loose
-#: row regex, delimiter, has an ID column, ID column first).
-_WORKER: tuple | None = None
-
-
-def _match_block(text: str):
-    """Worker: match every line of a block; see :meth:`_CsvChecker._run_parallel`."""
-    fs, fl, d, has_id, id_first = _WORKER
-    lines = text.split("\n")
-    ids: list[str] = []
-    bad: list[int] = []
-    loose: list[int] = []
-    append = ids.append
-    for i, line in enumerate(lines):
-        m = fs(line)
-        if m is None:
-            m = fl(line)
-            if m is None:
-                bad.append(i)
-                continue
-            loose.append(i)
-        if has_id:
-            append(m.group(1))
-    long_rows, check_rows = [], []
-    for i in loose:
-        line = lines[i]
-        start = line.find(d) if id_first else 0
-        if line.find("e", start) < 0 and line.find("E", start) < 0:
-            long_rows.append(i)  # no e-notation: the loose match means a value with > 8 decimals
-        else:
-            check_rows.append(i)
-    return len(lines), "\n".join(ids), bad, long_rows, check_rows
-
-
-def auto_workers(size: int) -> int:
-    """Worker processes for a file of ``size`` bytes; 1 means serial (the default).
-
-    Parallel matching is opt-in: ``LTEVAL_VALIDATE_WORKERS=N`` (N > 1) uses N forked worker
-    processes for files of at least 48 MB on Linux. On a busy 2-core machine it was not
-    faster, and each worker's resident memory counts the pages it shares with the parent.
-    """
-    env = os.environ.get("LTEVAL_VALIDATE_WORKERS", "").strip()
-    try:
-        n = max(1, int(env)) if env else 1
-    except ValueError:
-        return 1
-    if n == 1 or size < PARALLEL_MIN_BYTES or not sys.platform.startswith("linux"):
-        return 1
-    return n
-
-
-#: Files at least this large are matched in parallel (when there is more than one CPU).
-PARALLEL_MIN_BYTES = 48 << 20
-
 #: What reading a file or zip member can raise midway (I/O, CRC, decompression errors).
 _READ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
 def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | None,
-                     col: Collector, max_bytes: int | None = None, path: Path | None = None,
-                     workers: int = 1) -> tuple[int, bool]:
+                     col: Collector, max_bytes: int | None = None) -> tuple[int, bool]:
     """Check a CSV byte stream; problems go to ``col``. Returns ``(n_rows, had_bom)``.
 
-    With ``path`` (the stream's file) and ``workers`` > 1, rows are matched in worker
-    processes (see :meth:`_CsvChecker._run_parallel`); :class:`_NeedSerial` is raised when
-    that turns out not to be possible, and the caller starts again serially.
+    ``eval_ids``: the evaluation IDs (n,) every row's ID is checked against (None: any ID).
+    ``max_bytes``: the most bytes the stream may hold (a zip member's declared size).
     """
     try:
         head = stream.read(1 << 16)
@@ -768,8 +582,6 @@ def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | Non
         return 0, False
     stream = _Prefixed(head, stream)
     checker = _CsvChecker(task, eval_ids, col)
-    if path is not None and workers > 1:
-        checker.parallel = (Path(path), workers)
     reader = LineReader(stream, lambda sev, code, msg, line: col.add(sev, code, msg, line, None,
                                                                        unit="lines"),
                         block_bytes=textstream.BLOCK_BYTES, max_bytes=max_bytes)
@@ -814,16 +626,14 @@ def resolve_eval_ids(ids) -> list[str] | None:
 
 
 def validate_submission(path: str | Path, task: str | Task | None = None, ids=None, *,
-                        strict: bool = False, max_examples: int = 5,
-                        workers: int | None = None) -> ValidationResult:
+                        strict: bool = False, max_examples: int = 5) -> ValidationResult:
     """Validate a submission ``.csv`` or platform ``.zip``; never raises for a bad submission.
 
     ``task``: a task name, class-list path or :class:`Task` (default Task 1).
     ``ids``: evaluation IDs (a path to the organisers' list or a one-column list, or a
     sequence); when given, every ID must appear exactly once and no others.
     ``strict``: turn warnings into errors. ``max_examples``: problems shown per code
-    before the rest are summarised as "N more rows like this". ``workers``: processes that
-    match rows of a large CSV (default: :func:`auto_workers`); the result does not depend on it.
+    before the rest are summarised as "N more rows like this".
     Raises :class:`~lteval.errors.UsageError` for a missing/unreadable file, task or ID list.
     """
     task = get_task(task)
@@ -859,18 +669,7 @@ def validate_submission(path: str | Path, task: str | Task | None = None, ids=No
                                                                  max_bytes=info.file_size)
             cols = [top] + ([member_col] if member_col is not None else [])
         else:
-            try:
-                size = p.stat().st_size
-            except OSError:
-                size = 0
-            n_workers = auto_workers(size) if workers is None else max(1, int(workers))
-            try:
-                result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top, path=p,
-                                                             workers=n_workers)
-            except _NeedSerial:
-                top = Collector(max_examples)
-                f.seek(0)
-                result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top)
+            result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top)
             cols = [top]
     for c in cols:
         result.errors.extend(c.problems("error"))
