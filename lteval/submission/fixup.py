@@ -16,7 +16,8 @@ from typing import BinaryIO, Iterator
 
 from lteval.errors import InputError, UsageError
 from lteval.io.atomic import atomic_open, check_writable
-from lteval.submission.result import FIXABLE_CODES, Collector, ValidationResult
+from lteval.submission.codes import FIXABLE_CODES
+from lteval.submission.result import Collector, ValidationResult
 from lteval.submission.textstream import LineReader, is_zip
 from lteval.submission.validate import _CsvChecker, validate_submission
 from lteval.tasks import Task, get_task
