@@ -82,7 +82,6 @@ def read_header(line: str, ln: int, task: Task,
     quoted = '"' in line
     classes = task.classes
     class_set = set(classes)
-    id_names = (task.id_column,) + tuple(task.id_aliases)
 
     # a data row where the header should be?
     numeric = sum(1 for f in fields[1:] if not any(s == "error" for s, _, _ in check_value(f)))
@@ -97,7 +96,26 @@ def read_header(line: str, ln: int, task: Task,
                           {c: i + 1 for i, c in enumerate(classes)}, quoted), fields
         return Layout(fields, delim, 0, {}, quoted), None
 
-    # the ID column
+    id_pos = _find_id_column(fields, ln, task, col)
+    class_pos, unknown = _map_classes(fields, id_pos, ln, task, col)
+    missing = _report_unmapped(fields, class_pos, unknown, ln, task, col)
+    if (id_pos is not None and not missing and not unknown
+            and len(fields) == 1 + len(classes)):
+        _check_order(fields, id_pos, ln, task, col)
+    value_pos = dict(class_pos)
+    for i in unknown:  # values of misnamed columns are still checked
+        if fields[i].strip() and fields[i] not in METADATA_COLUMNS and fields[i] not in value_pos:
+            value_pos[fields[i]] = i
+    value_pos = dict(sorted(value_pos.items(), key=lambda kv: kv[1]))
+    return Layout(fields, delim, id_pos, class_pos, quoted, value_pos), None
+
+
+def _find_id_column(fields: list[str], ln: int, task: Task, col: Collector) -> int | None:
+    """Position of the ID column among ``fields`` (an alias, a name with stray spaces or a
+    near miss is reported and still used); None when there is no plausible one."""
+    add = col.add
+    class_set = set(task.classes)
+    id_names = (task.id_column,) + tuple(task.id_aliases)
     id_pos = None
     positions = {}
     for i, f in enumerate(fields):
@@ -138,7 +156,16 @@ def read_header(line: str, ln: int, task: Task,
         if guess is not None:
             id_pos = fields.index(guess)
 
-    # class columns
+    return id_pos
+
+
+def _map_classes(fields: list[str], id_pos: int | None, ln: int, task: Task,
+                 col: Collector) -> tuple[dict[str, int], list[int]]:
+    """``(class_pos, unknown)``: the position of each class column found (a name with stray
+    spaces is reported and still used) and the positions of the other columns."""
+    add = col.add
+    class_set = set(task.classes)
+    id_names = (task.id_column,) + tuple(task.id_aliases)
     class_pos: dict[str, int] = {}
     unknown: list[int] = []
     for i, f in enumerate(fields):
@@ -160,6 +187,15 @@ def read_header(line: str, ln: int, task: Task,
             add("error", "header-whitespace", f"column name {fields[i]!r} has surrounding "
                 f"whitespace (expected {s!r}; names are space-sensitive)", ln, fields[i],
                 unit="columns")
+    return class_pos, unknown
+
+
+def _report_unmapped(fields: list[str], class_pos: dict[str, int], unknown: list[int], ln: int,
+                     task: Task, col: Collector) -> list[str]:
+    """Report the unknown columns, the classes without a column and a header of another
+    task; return the missing classes."""
+    add = col.add
+    classes = task.classes
     missing = [c for c in classes if c not in class_pos]
     unknown_names = [fields[i] for i in unknown]
     for i in unknown:
@@ -194,19 +230,18 @@ def read_header(line: str, ln: int, task: Task,
                     and n_other > len(classes) - len(missing)):
                 add("error", "wrong-task", f"the header has the classes of task {other.name}; "
                     f"pass --task {other.name}", ln, None, unit="columns")
-    if (id_pos is not None and not missing and not unknown
-            and len(fields) == 1 + len(classes)):
-        expected = [fields[id_pos]] + list(classes)
-        actual = [fields[id_pos]] + [f for i, f in enumerate(fields) if i != id_pos]
-        if id_pos != 0 or actual != expected:
-            k = next((j for j, (a, b) in enumerate(zip(fields, expected)) if a != b), 0)
-            add("warning", "column-order",
-                f"columns are not in the official order ({task.id_column}, then the classes "
-                f"as the task lists them): column {k + 1} is {fields[k]!r}, expected "
-                f"{expected[k] if k else task.id_column!r}", ln, fields[k], unit="columns")
-    value_pos = dict(class_pos)
-    for i in unknown:  # values of misnamed columns are still checked
-        if fields[i].strip() and fields[i] not in METADATA_COLUMNS and fields[i] not in value_pos:
-            value_pos[fields[i]] = i
-    value_pos = dict(sorted(value_pos.items(), key=lambda kv: kv[1]))
-    return Layout(fields, delim, id_pos, class_pos, quoted, value_pos), None
+    return missing
+
+
+def _check_order(fields: list[str], id_pos: int, ln: int, task: Task, col: Collector) -> None:
+    """Warn (``column-order``) when the complete, exact columns are not in the official order."""
+    add = col.add
+    classes = task.classes
+    expected = [fields[id_pos]] + list(classes)
+    actual = [fields[id_pos]] + [f for i, f in enumerate(fields) if i != id_pos]
+    if id_pos != 0 or actual != expected:
+        k = next((j for j, (a, b) in enumerate(zip(fields, expected)) if a != b), 0)
+        add("warning", "column-order",
+            f"columns are not in the official order ({task.id_column}, then the classes "
+            f"as the task lists them): column {k + 1} is {fields[k]!r}, expected "
+            f"{expected[k] if k else task.id_column!r}", ln, fields[k], unit="columns")
