@@ -6,9 +6,7 @@ measurement in a fresh Python process so that its peak memory (``ru_maxrss``) is
 * ``lteval validate SUB.csv --ids EVAL.csv`` through the CLI (the full command a user runs),
   for values with 8 decimals, values as Python's ``repr`` writes them (17 significant digits,
   what ``DataFrame.to_csv`` produces by default: every row then carries a precision warning),
-  and a file where 1 % of the rows are broken (each re-checked field by field); with the
-  default serial path and, for comparison, with the opt-in parallel matching
-  (``LTEVAL_VALIDATE_WORKERS=2``);
+  and a file where 1 % of the rows are broken (each re-checked field by field);
 * the reference: ``pandas.read_csv`` of the same file (parsing only, no checks at all).
 
 Requirement (issue 3): under 10 s and under 1 GB peak memory on 2 cores.
@@ -26,12 +24,10 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lteval.submission.validate import PARALLEL_MIN_BYTES, auto_workers  # noqa: E402
 from lteval.tasks import CXRLT2026_TASK1_CLASSES as CLASSES  # noqa: E402
 
 MEASURE = r"""
@@ -80,10 +76,8 @@ def generate(path: Path, ids: list[str], fmt: str, bad_fraction: float = 0.0, se
         f.write("".join(chunk))
 
 
-def measure(kind: str, *args: str, workers: str | None = None) -> dict:
+def measure(kind: str, *args: str) -> dict:
     env = dict(os.environ, LTEVAL_NO_PROGRESS="1")
-    if workers is not None:
-        env["LTEVAL_VALIDATE_WORKERS"] = workers
     r = subprocess.run([sys.executable, "-c", MEASURE, kind, *args], capture_output=True,
                        text=True, env=env)
     line = [ln for ln in r.stderr.splitlines() if ln.startswith("{")]
@@ -108,33 +102,27 @@ def main() -> None:
     with open(ids_path, "w") as f:
         f.write("ImageID,StudyDate_DICOM,PatientID" + "," * 30 + "\n")
         f.write("\n".join(f"{i},20160101,1.90E+38" + "," * 30 for i in ids))
-    # (name, value format, fraction of broken rows, LTEVAL_VALIDATE_WORKERS: None = automatic)
-    cases = [("8 decimals", "8dec", 0.0, None), ("8 decimals, 2 workers (opt-in)", "8dec", 0.0, "2"),
-             ("repr (17 digits)", "repr", 0.0, None),
-             ("8 decimals, 1% rows broken", "8dec", 0.01, None)]
+    # (name, value format, fraction of broken rows)
+    cases = [("8 decimals", "8dec", 0.0), ("repr (17 digits)", "repr", 0.0),
+             ("8 decimals, 1% rows broken", "8dec", 0.01)]
     print(f"lteval validate benchmark: {a.rows:,} rows x {len(CLASSES)} classes, "
           f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
           f"load average {os.getloadavg()[0]:.1f} at start")
-    print("peak MB = main process + number of workers x the largest worker (an upper bound of "
-          "the total); cpu s includes the workers")
     print(f"{'case':<31} {'file MB':>8} {'exit':>4} {'wall s':>7} {'cpu s':>7} {'peak MB':>8} "
           f"{'pandas s':>9} {'pandas MB':>9} {'ratio':>6}")
     results = []
     made: dict[tuple, Path] = {}
-    for name, fmt, bad, workers in cases:
+    for name, fmt, bad in cases:
         sub = tmp / f"submission_{fmt}_{int(bad * 100)}.csv"
         if (fmt, bad) not in made:
             generate(sub, ids, fmt, bad)
             made[(fmt, bad)] = sub
-        m = measure("cli", "validate", str(sub), "--ids", str(ids_path), "--format", "json",
-                    workers=workers)
+        m = measure("cli", "validate", str(sub), "--ids", str(ids_path), "--format", "json")
         ref = {"wall": float("nan"), "rss_mb": float("nan")}
-        if not a.no_pandas and workers is None:  # once per file
+        if not a.no_pandas:
             ref = measure("pandas", str(sub))
         mb = sub.stat().st_size / 1e6
-        n_workers = auto_workers(sub.stat().st_size) if workers is None else int(workers)
-        n_workers = n_workers if sub.stat().st_size >= PARALLEL_MIN_BYTES else 1
-        peak = m["rss_mb"] + (n_workers * m["child_rss_mb"] if n_workers > 1 else 0.0)
+        peak = m["rss_mb"]
         ratio = m["wall"] / ref["wall"] if ref["wall"] == ref["wall"] else float("nan")
         print(f"{name:<31} {mb:>8.0f} {m['code']!s:>4} {m['wall']:>7.2f} {m['cpu']:>7.2f} "
               f"{peak:>8.0f} {ref['wall']:>9.2f} {ref['rss_mb']:>9.0f} {ratio:>6.2f}")
@@ -142,10 +130,10 @@ def main() -> None:
     if not a.keep:
         for sub in made.values():
             sub.unlink()
-    valid = [(m, peak) for name, m, peak in results if "broken" not in name and "opt-in" not in name]
+    valid = [(m, peak) for name, m, peak in results if "broken" not in name]
     ok_wall = all(m["wall"] < 10 and peak < 1024 for m, peak in valid)
     ok_cpu = all(m["cpu"] < 10 and peak < 1024 for m, peak in valid)
-    print(f"requirement (valid files, default path, < 10 s and < 1 GB): wall time "
+    print(f"requirement (valid files, < 10 s and < 1 GB): wall time "
           f"{'met' if ok_wall else 'NOT met'}, CPU time {'met' if ok_cpu else 'NOT met'} "
           f"(load average {os.getloadavg()[0]:.1f} at the end: on a busy machine wall time "
           "exceeds CPU time)")

@@ -70,5 +70,33 @@ def _print_error(e: LtevalError) -> None:
                       soft_wrap=True)
 
 
+def json_to_stdout(json_out) -> bool:
+    """Whether a ``--json`` value asks for JSON on standard output (``-``) instead of tables."""
+    return json_out is not None and str(json_out) == "-"
+
+
+def check_json_out(json_out, force: bool) -> None:
+    """Refuse an existing ``--json`` file unless ``force``, before any work is done."""
+    from lteval.io.atomic import check_writable
+
+    if json_out is not None and not json_to_stdout(json_out):
+        check_writable(json_out, force)
+
+
+def echo_json(obj) -> None:
+    """Print ``obj`` as the JSON of ``--json -`` (indented, strict: no NaN)."""
+    import json
+
+    typer.echo(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def write_json_out(path, obj, force: bool) -> None:
+    """Write ``obj`` to the ``--json`` file ``path`` atomically and say so on stderr."""
+    from lteval.io.atomic import write_json_atomic
+
+    write_json_atomic(path, obj, force=force)
+    err_console.print(f"wrote {path}", highlight=False)
+
+
 TASK_HELP = ("Task: 'cxrlt2026-task1' (30 findings), 'cxrlt2026-task2' (6 unseen findings), "
              "or the path of a class-list file (one class name a line).")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from typing import Iterator
 
 from lteval.commands._common import console, err_console
-
-
-def fmt(x, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
+from lteval.commands._tables import fmt
 
 
 def print_metadata_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -18,6 +17,16 @@ def print_metadata_warnings(caught: list[warnings.WarningMessage]) -> None:
     for w in caught:
         if issubclass(w.category, MetadataWarning):
             err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+
+
+@contextlib.contextmanager
+def metadata_warnings() -> Iterator[None]:
+    """Record every warning raised inside the block; when it ends without an error, print the
+    MetadataWarnings among them (:func:`print_metadata_warnings`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    print_metadata_warnings(caught)
 
 
 def cluster_note(d: dict) -> str:

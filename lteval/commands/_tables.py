@@ -91,3 +91,17 @@ def _print_stacked(console: Console, cols: list[Col], rows: list[list[str]]) -> 
             if not c.name and str(r[j]).strip():
                 value = " ".join(str(r[j]).split("\n"))
                 console.print(f"    {escape(c.header)}: {value}", soft_wrap=True, highlight=False)
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    """A figure as a table cell: ``x`` with ``digits`` decimals (``0.1235``), ``—`` for None."""
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_ci(ci: dict | None, key: str) -> str:
+    """The ``[lo, hi]`` cell (4 decimals) of figure ``key`` in ``ci`` (``{key: [lo, hi]}``);
+    an empty cell when there is no interval for it."""
+    if not ci or ci.get(key) is None or ci[key][0] is None:
+        return ""
+    lo, hi = ci[key]
+    return f"[{lo:.4f}, {hi:.4f}]"

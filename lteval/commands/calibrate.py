@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -12,7 +9,13 @@ from typing import Optional
 
 import typer
 
-from lteval.commands._common import TASK_HELP, console, err_console, guarded
+from lteval.commands._common import (check_json_out, console, echo_json, err_console, guarded,
+                                     json_to_stdout, write_json_out)
+from lteval.commands._options import (EmptyClass, bootstrap_option, counts_option,
+                                      empty_class_option, force_option, json_out_option,
+                                      labels_option, seed_option, task_option, train_labels_option)
+from lteval.commands._tables import fmt, fmt_ci
+from lteval.io.progress import progress_enabled
 
 METHOD_HELP = ("Calibration method: none, temperature (one T for all classes), temperature-per-class, "
                "platt, beta, isotonic, histogram.")
@@ -39,48 +42,56 @@ class BinStrategy(str, Enum):
     quantile = "quantile"
 
 
-class EmptyClass(str, Enum):
-    zero = "zero"
-    exclude = "exclude"
-
-
 class RankBy(str, Enum):
     ece = "ece"
     mAP = "mAP"
     mF1 = "mF1"
 
 
-def _f(x, digits=4) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
+TRAIN_LABELS_HELP = "Training labels CSV (for --thresholds prevalence)."
 
 
-def _ci(ci, key) -> str:
-    if not ci or ci.get(key) is None or ci[key][0] is None:
-        return ""
-    lo, hi = ci[key]
-    return f"[{lo:.4f}, {hi:.4f}]"
+def input_option():
+    """``--input`` (required): whether the score columns hold probabilities or logits."""
+    return typer.Option(..., "--input", help=INPUT_HELP, show_default=False)
 
 
-def _progress_enabled() -> bool:
-    return os.environ.get("LTEVAL_NO_PROGRESS") != "1" and sys.stderr.isatty()
+def targets_option(help: str):
+    """``--targets`` (default ``platt``): the fitting targets of platt and beta."""
+    return typer.Option(Targets.platt, "--targets", help=help)
+
+
+def n_bins_option():
+    """``--bins`` (default 15, at least 1): the number of bins of histogram binning."""
+    return typer.Option(15, "--bins", min=1, help="histogram: number of bins.")
+
+
+def bin_strategy_option(help: str):
+    """``--bin-strategy`` (default ``uniform``): how histogram binning places its bins."""
+    return typer.Option(BinStrategy.uniform, "--bin-strategy", help=help)
+
+
+def tie_break_option(help: str):
+    """``--tie-break``: isotonic regression keeps the original order inside flat steps."""
+    return typer.Option(False, "--tie-break", help=help)
 
 
 def fit_command(
     predictions: Path = typer.Argument(..., help="Dev predictions CSV: ImageID + one score column per class.", show_default=False),
-    labels: Path = typer.Option(..., "--labels", "-l", help="Dev labels CSV: ImageID + one 0/1 column per class.", show_default=False),
+    labels: Path = labels_option("Dev labels CSV: ImageID + one 0/1 column per class."),
     method: str = typer.Option(..., "--method", "-m", help=METHOD_HELP, show_default=False),
-    input: InputKind = typer.Option(..., "--input", help=INPUT_HELP, show_default=False),
+    input: InputKind = input_option(),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the calibration JSON (CALIB.json).", show_default=False),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    task: str = task_option(),
     thresholds: Optional[str] = typer.Option(None, "--thresholds", help=THRESHOLDS_HELP),
-    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV (for --thresholds prevalence)."),
-    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file (for --thresholds prevalence; cxrlt2026-task1 has built-in counts)."),
+    train_labels: Optional[Path] = train_labels_option(TRAIN_LABELS_HELP),
+    counts: Optional[Path] = counts_option("Training counts file (for --thresholds prevalence; cxrlt2026-task1 has built-in counts)."),
     fallback: float = typer.Option(0.5, "--fallback", help="Threshold for classes without positives in the dev labels."),
-    targets: Targets = typer.Option(Targets.platt, "--targets", help="platt/beta: 'platt' = Platt's prior-corrected targets (finite fits for rare classes), 'raw' = plain maximum likelihood."),
-    n_bins: int = typer.Option(15, "--bins", min=1, help="histogram: number of bins."),
-    bin_strategy: BinStrategy = typer.Option(BinStrategy.uniform, "--bin-strategy", help="histogram: equal-width ('uniform') or equal-mass ('quantile') bins."),
-    tie_break: bool = typer.Option(False, "--tie-break", help="isotonic: keep the original order inside each flat step (per-class AP/AUROC unchanged; probabilities move by at most 1e-6)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    targets: Targets = targets_option("platt/beta: 'platt' = Platt's prior-corrected targets (finite fits for rare classes), 'raw' = plain maximum likelihood."),
+    n_bins: int = n_bins_option(),
+    bin_strategy: BinStrategy = bin_strategy_option("histogram: equal-width ('uniform') or equal-mass ('quantile') bins."),
+    tie_break: bool = tie_break_option("isotonic: keep the original order inside each flat step (per-class AP/AUROC unchanged; probabilities move by at most 1e-6)."),
+    force: bool = force_option("Overwrite an existing output file."),
 ) -> None:
     """Fit a per-class calibrator (and optionally thresholds) on dev predictions + labels; save it as JSON.
 
@@ -125,8 +136,8 @@ def fit_command(
                 return v[i] if isinstance(v, list) and i < len(v) else None
             unmet = det.get("unmet", []) if isinstance(det.get("unmet"), list) else []
             fb = " (fallback)" if i in th.fallback_classes else (" (unmet)" if i in unmet else "")
-            rows.append([escape(c), f"{th.values[i]:.4g}{fb}", _f(g("f1")), _f(g("precision")),
-                         _f(g("recall")), "—" if g("n_predicted") is None else str(g("n_predicted"))])
+            rows.append([escape(c), f"{th.values[i]:.4g}{fb}", fmt(g("f1")), fmt(g("precision")),
+                         fmt(g("recall")), "—" if g("n_predicted") is None else str(g("n_predicted"))])
         print_table(console, f"thresholds ({th.strategy}), in-sample on the dev set", cols, rows)
         for n in th.notes:
             err_console.print(f"[yellow]note:[/] {n}", highlight=False)
@@ -138,7 +149,7 @@ def apply_command(
     predictions: Path = typer.Argument(..., help="Predictions CSV to calibrate (same kind of scores the calibrator was fitted on).", show_default=False),
     output: Path = typer.Option(..., "--output", "-o", help="Calibrated predictions CSV (submission format: ImageID + classes in official order).", show_default=False),
     decisions: Optional[Path] = typer.Option(None, "--decisions", help="Also write 0/1 decisions from the file's thresholds to this CSV."),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    force: bool = force_option("Overwrite existing output files."),
 ) -> None:
     """Apply a fitted calibrator to a predictions CSV and write calibrated probabilities.
 
@@ -155,25 +166,25 @@ def apply_command(
 
 def cv_command(
     predictions: Path = typer.Argument(..., help="Dev predictions CSV: ImageID + one score column per class.", show_default=False),
-    labels: Path = typer.Option(..., "--labels", "-l", help="Dev labels CSV (may hold a group column such as PatientID).", show_default=False),
-    input: InputKind = typer.Option(..., "--input", help=INPUT_HELP, show_default=False),
+    labels: Path = labels_option("Dev labels CSV (may hold a group column such as PatientID)."),
+    input: InputKind = input_option(),
     method: str = typer.Option("all", "--method", "-m", help=METHOD_HELP + " 'all' (default) compares and ranks every method; a comma-separated list picks some."),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    task: str = task_option(),
     folds: int = typer.Option(5, "--folds", "-k", min=2, help="Number of cross-fitting folds."),
     group_column: Optional[str] = typer.Option(None, "--group-column", help="Column of the labels CSV grouping rows (e.g. PatientID): a group never straddles folds."),
     thresholds: Optional[str] = typer.Option(None, "--thresholds", help=THRESHOLDS_HELP + " mF1 after uses the cross-fitted thresholds; without it, 0.5."),
-    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV (for --thresholds prevalence)."),
-    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file (for --thresholds prevalence)."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=0, help="Bootstrap resamples for 95% CIs (0 = none)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the folds and the bootstrap."),
+    train_labels: Optional[Path] = train_labels_option(TRAIN_LABELS_HELP),
+    counts: Optional[Path] = counts_option("Training counts file (for --thresholds prevalence)."),
+    bootstrap: int = bootstrap_option(1000, 0, "Bootstrap resamples for 95% CIs (0 = none)."),
+    seed: int = seed_option("Seed of the folds and the bootstrap."),
     rank_by: RankBy = typer.Option(RankBy.ece, "--rank-by", help="Figure the methods are ranked by (ECE: lower is better; mAP, mF1: higher)."),
-    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Classes without positives: 'zero' counts AP/F1 as 0, 'exclude' leaves them out."),
-    targets: Targets = typer.Option(Targets.platt, "--targets", help="platt/beta fitting targets (see 'fit --help')."),
-    n_bins: int = typer.Option(15, "--bins", min=1, help="histogram: number of bins."),
-    bin_strategy: BinStrategy = typer.Option(BinStrategy.uniform, "--bin-strategy", help="histogram: bin strategy."),
-    tie_break: bool = typer.Option(False, "--tie-break", help="isotonic: break its ties by the original score (see 'fit --help')."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON ('-' prints JSON only)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+    empty_class: EmptyClass = empty_class_option("Classes without positives: 'zero' counts AP/F1 as 0, 'exclude' leaves them out."),
+    targets: Targets = targets_option("platt/beta fitting targets (see 'fit --help')."),
+    n_bins: int = n_bins_option(),
+    bin_strategy: BinStrategy = bin_strategy_option("histogram: bin strategy."),
+    tie_break: bool = tie_break_option("isotonic: break its ties by the original score (see 'fit --help')."),
+    json_out: Optional[Path] = json_out_option("Also write the results as JSON ('-' prints JSON only)."),
+    force: bool = force_option(),
 ) -> None:
     """Estimate what calibration (and thresholds) will do on unseen data, by k-fold cross-fitting.
 
@@ -183,17 +194,22 @@ def cv_command(
     [bold]lteval calibrate fit[/].
     """
     from lteval.calibration.pipeline import cross_validate, parse_methods
-    from lteval.io.atomic import check_writable, write_json_atomic
 
-    to_stdout = json_out is not None and str(json_out) == "-"
-    if json_out is not None and not to_stdout:
-        check_writable(json_out, force)
+    to_stdout = json_to_stdout(json_out)
+    check_json_out(json_out, force)
     names = parse_methods(method)
     opts = {"targets": targets.value, "n_bins": n_bins, "strategy": bin_strategy.value,
             "tie_break": tie_break}
+    def run(progress=None) -> dict:
+        return cross_validate(predictions, labels, methods=names, input=input.value, task=task,
+                              folds=folds, group_column=group_column, thresholds=thresholds,
+                              train_labels=train_labels, counts=counts, n_boot=bootstrap,
+                              seed=seed, empty_class=empty_class.value, rank_by=rank_by.value,
+                              options=opts, progress=progress)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if _progress_enabled() and not to_stdout:
+        if progress_enabled() and not to_stdout:
             from rich.progress import Progress
 
             with Progress(console=err_console, transient=True) as prog:
@@ -204,24 +220,15 @@ def cv_command(
                     prog.update(bar, completed=len(seen), description=f"cross-fitting {m}")
                     seen.append(m)
 
-                rep = cross_validate(predictions, labels, methods=names, input=input.value, task=task,
-                                     folds=folds, group_column=group_column, thresholds=thresholds,
-                                     train_labels=train_labels, counts=counts, n_boot=bootstrap,
-                                     seed=seed, empty_class=empty_class.value, rank_by=rank_by.value,
-                                     options=opts, progress=tick)
+                rep = run(tick)
         else:
-            rep = cross_validate(predictions, labels, methods=names, input=input.value, task=task,
-                                 folds=folds, group_column=group_column, thresholds=thresholds,
-                                 train_labels=train_labels, counts=counts, n_boot=bootstrap,
-                                 seed=seed, empty_class=empty_class.value, rank_by=rank_by.value,
-                                 options=opts)
+            rep = run()
     if to_stdout:
-        typer.echo(json.dumps(rep, indent=2, allow_nan=False))
+        echo_json(rep)
         return
     print_cv(rep)
     if json_out is not None:
-        write_json_atomic(json_out, rep, force=True)
-        err_console.print(f"wrote {json_out}", highlight=False)
+        write_json_out(json_out, rep, force=True)
 
 
 def print_cv(rep: dict) -> None:
@@ -238,11 +245,11 @@ def print_cv(rep: dict) -> None:
     cols = [Col("#", drop=2), Col("method", "left", name=True), Col("ECE"), Col("mAP"), Col("mF1"),
             Col("Δ mAP in-fold", drop=1)]
     b = rep["before"]
-    rows = [["", "[italic]before[/]", _f(b["ece"]), _f(b["mAP"]), _f(b["mF1"]), ""]]
+    rows = [["", "[italic]before[/]", fmt(b["ece"]), fmt(b["mAP"]), fmt(b["mF1"]), ""]]
     for i, m in enumerate(rep["ranking"], 1):
         e = rep["methods"][m]
         wf = e.get("delta_within_fold", {}).get("mAP")
-        rows.append([str(i), escape(m), _f(e["ece"]), _f(e["mAP"]), _f(e["mF1"]),
+        rows.append([str(i), escape(m), fmt(e["ece"]), fmt(e["mAP"]), fmt(e["mF1"]),
                      "—" if wf is None else f"{wf:+.4f}"])
     print_table(console, escape(f"cross-fitted calibration — {rep['task']}, {rep['n_samples']} samples, "
                                 f"{rep['folds']} folds{grouped}; mF1 at {thr}"), cols, rows,
@@ -266,7 +273,7 @@ def print_cv(rep: dict) -> None:
         print_table(console, f"after − before, paired, 95% CI from {rep['n_boot']} resamples "
                     "(bold: CI excludes 0)", cols, rows, box=box.SIMPLE_HEAD)
         ci = b["ci"]
-        console.print(f"before, 95% CI: ECE {_ci(ci, 'ece')}, mAP {_ci(ci, 'mAP')}, mF1 {_ci(ci, 'mF1')} "
+        console.print(f"before, 95% CI: ECE {fmt_ci(ci, 'ece')}, mAP {fmt_ci(ci, 'mAP')}, mF1 {fmt_ci(ci, 'mF1')} "
                       "(CIs of the after values: --json)", highlight=False)
     console.print(f"Ranked by {rep['rank_by']} ({'lower' if rep['rank_by'] == 'ece' else 'higher'} is better). "
                   "'none' = no calibration (same thresholds, if any). mAP pools the out-of-fold outputs "

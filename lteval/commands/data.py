@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import typer
 
@@ -18,7 +20,12 @@ data_app = typer.Typer(
 )
 
 
-def _show_warnings(caught) -> None:
+@contextlib.contextmanager
+def _warnings_shown() -> Iterator[None]:
+    """Record every warning raised inside the block and print each one when it ends."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
     for w in caught:
         err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
 
@@ -64,13 +71,11 @@ def info_cmd(
     """Validate a data root and summarise it: images, dropped Removal.csv rows, evaluation lists, classes."""
     from lteval.data.source import open_source
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_shown():
         src = open_source(root, image_dir=image_dir, task=task)
         if check:
             src.check_images(src.all_ids())
         summ = src.summary()
-    _show_warnings(caught)
     prev = src.train_y.mean(0) if len(src.train_y) else src.train_y.sum(0)
     summ["train_counts"] = {c: int(v) for c, v in zip(src.task.classes, src.train_y.sum(0))}
     if as_json:
@@ -139,10 +144,8 @@ def cache_cmd(
     from lteval.data.cache import build_cache
     from lteval.data.source import open_source
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_shown():
         src = open_source(root, image_dir=image_dir, task=task)
-    _show_warnings(caught)
     t = time.time()
     d = build_cache(src, size, workers=workers, progress=True, cache_dir=cache_dir)
     n = len(src.all_ids())

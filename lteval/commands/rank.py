@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from lteval.commands._common import TASK_HELP, console, err_console, guarded
-from lteval.commands.score import EmptyClass
+from lteval.commands._common import (check_json_out, console, echo_json, guarded, json_to_stdout,
+                                     write_json_out)
+from lteval.commands._options import (EmptyClass, bootstrap_option, cluster_by_option,
+                                      counts_option, empty_class_option, force_option,
+                                      json_out_option, labels_option, metadata_option, seed_option,
+                                      task_option, threshold_option, train_labels_option)
 
 
 def _p(x) -> str:
@@ -71,49 +73,44 @@ def print_rank(d: dict) -> None:
 
 def rank_command(
     predictions: List[str] = typer.Argument(..., help="Two or more predictions CSVs, each optionally named: NAME=PREDS.csv (default name: the file stem).", show_default=False),
-    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV shared by every system.", show_default=False),
+    labels: Path = labels_option("Labels CSV shared by every system."),
     metric: str = typer.Option("mAP", "--metric", "-m", help="Figure to rank by: mAP, mAUROC, mF1, ece, mce, brier (lower-is-better ones rank ascending), a group figure such as tail_mAP, or per_class.<class>.ap."),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
-    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV for head/medium/tail groups."),
-    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for F1."),
-    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Policy for classes without positives."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=1, help="Paired bootstrap resamples (the same rows for every system)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, ...), joined by ID. Default: the labels CSV's extra columns."),
-    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters are resampled instead of images."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ranking as JSON ('-' prints JSON only)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+    task: str = task_option(),
+    train_labels: Optional[Path] = train_labels_option(),
+    counts: Optional[Path] = counts_option(),
+    threshold: float = threshold_option(),
+    empty_class: EmptyClass = empty_class_option(),
+    bootstrap: int = bootstrap_option(1000, 1, "Paired bootstrap resamples (the same rows for every system)."),
+    seed: int = seed_option(),
+    metadata: Optional[Path] = metadata_option("Metadata CSV: ImageID + any columns (PatientID, view, ...), joined by ID. Default: the labels CSV's extra columns."),
+    cluster_by: Optional[str] = cluster_by_option("Metadata column (e.g. PatientID) whose clusters are resampled instead of images."),
+    json_out: Optional[Path] = json_out_option("Write the ranking as JSON ('-' prints JSON only)."),
+    force: bool = force_option(),
 ) -> None:
     """Rank two or more systems on the same labels: full-data ranking, each system's bootstrap rank distribution, pairwise P(A better than B) with Holm-adjusted p-values, and Kendall's tau of resampled vs full ranking.
 
     Every resample draws the same images (or --cluster-by clusters) for every
     system, so the comparison is paired. Definitions: docs/metrics.md.
     """
-    from lteval.commands._strata import print_metadata_warnings
+    from lteval.commands._strata import metadata_warnings
     from lteval.errors import UsageError
-    from lteval.io.atomic import check_writable, write_json_atomic
     from lteval.scoring import rank, system_names
 
     if len(predictions) < 2:
         raise UsageError(f"lteval rank needs at least two predictions files, got {len(predictions)}")
-    if json_out is not None and str(json_out) != "-":
-        check_writable(json_out, force)
+    check_json_out(json_out, force)
     systems = system_names(predictions)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with metadata_warnings():
         res = rank(systems, labels, metric=metric, task=task, train_labels=train_labels,
                    counts=counts, threshold=threshold, empty_class=empty_class.value,
                    n_boot=bootstrap, seed=seed, metadata=metadata, cluster_by=cluster_by)
-    print_metadata_warnings(caught)
     d = res.to_dict()
-    if json_out is not None and str(json_out) == "-":
-        typer.echo(json.dumps(d, indent=2, allow_nan=False))
+    if json_to_stdout(json_out):
+        echo_json(d)
         return
     print_rank(d)
     if json_out is not None:
-        write_json_atomic(json_out, d, force=force)
-        err_console.print(f"wrote {json_out}", highlight=False)
+        write_json_out(json_out, d, force)
 
 
 def register(app: typer.Typer) -> None:

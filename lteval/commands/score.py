@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import warnings
-from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from lteval.commands._common import TASK_HELP, console, err_console, guarded
-
-
-class EmptyClass(str, Enum):
-    zero = "zero"
-    exclude = "exclude"
-
-
-def fmt(x, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def fmt_ci(ci: dict | None, key: str) -> str:
-    if not ci or key not in ci or ci[key][0] is None:
-        return ""
-    lo, hi = ci[key]
-    return f"[{lo:.4f}, {hi:.4f}]"
+from lteval.commands._common import (check_json_out, console, echo_json, err_console, guarded,
+                                     json_to_stdout, write_json_out)
+from lteval.commands._options import (EmptyClass, bins_option, bootstrap_option, cluster_by_option,
+                                      counts_option, empty_class_option, force_option,
+                                      json_out_option, labels_option, metadata_option, seed_option,
+                                      strata_by_option, task_option, threshold_option,
+                                      train_labels_option)
+from lteval.commands._tables import fmt, fmt_ci
 
 
 def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
@@ -75,98 +63,80 @@ def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
             highlight=False)
 
 
-def _write_json(path: Path, obj, force: bool) -> None:
-    from lteval.io.atomic import write_json_atomic
-
-    write_json_atomic(path, obj, force=force)
-    err_console.print(f"wrote {path}", highlight=False)
-
-
 def score_command(
     predictions: Path = typer.Argument(..., help="Predictions CSV: ImageID (or dicom_id) + one probability column per class, any order.", show_default=False),
-    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV: ImageID + one 0/1 column per class (other columns ignored).", show_default=False),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
-    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV used to form head/medium/tail groups (default for cxrlt2026-task1: the published training counts)."),
-    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels: JSON {\"n_images\": N, \"counts\": {class: n}} or CSV 'class,count' with a '__total__,N' row."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for precision/recall/F1 (predict positive when p >= threshold)."),
-    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Classes without positives: 'zero' counts their AP as 0 (scikit-learn), 'exclude' leaves them out of mAP/mF1."),
-    bootstrap: int = typer.Option(0, "--bootstrap", "-b", min=0, help="Bootstrap resamples for 95% confidence intervals (0 = none; 1000 is usual)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    labels: Path = labels_option("Labels CSV: ImageID + one 0/1 column per class (other columns ignored)."),
+    task: str = task_option(),
+    train_labels: Optional[Path] = train_labels_option("Training labels CSV used to form head/medium/tail groups (default for cxrlt2026-task1: the published training counts)."),
+    counts: Optional[Path] = counts_option("Training counts file instead of --train-labels: JSON {\"n_images\": N, \"counts\": {class: n}} or CSV 'class,count' with a '__total__,N' row."),
+    threshold: float = threshold_option("Probability threshold for precision/recall/F1 (predict positive when p >= threshold)."),
+    empty_class: EmptyClass = empty_class_option("Classes without positives: 'zero' counts their AP as 0 (scikit-learn), 'exclude' leaves them out of mAP/mF1."),
+    bootstrap: int = bootstrap_option(0, 0, "Bootstrap resamples for 95% confidence intervals (0 = none; 1000 is usual)."),
+    seed: int = seed_option("Seed of the bootstrap resamples."),
     head: float = typer.Option(0.10, "--head", help="Head group: training prevalence above this."),
     tail: float = typer.Option(0.01, "--tail", help="Tail group: training prevalence below this."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write all figures as JSON to this file ('-' prints JSON instead of tables)."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, sex, age, ...), joined by ID. Default: the labels CSV's extra columns."),
-    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters the bootstrap resamples instead of images."),
-    strata_by: Optional[List[str]] = typer.Option(None, "--strata-by", help="Metadata column to score each value of separately (repeatable), e.g. view, sex, age."),
-    bins: str = typer.Option("4", "--bins", help="How --strata-by cuts a numeric column: a number of equal-count bins, or cut points such as 40,60,80."),
+    json_out: Optional[Path] = json_out_option("Also write all figures as JSON to this file ('-' prints JSON instead of tables)."),
+    metadata: Optional[Path] = metadata_option(),
+    cluster_by: Optional[str] = cluster_by_option(),
+    strata_by: Optional[List[str]] = strata_by_option("Metadata column to score each value of separately (repeatable), e.g. view, sex, age."),
+    bins: str = bins_option(),
     no_classes: bool = typer.Option(False, "--no-classes", help="Skip the per-class table."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+    force: bool = force_option(),
 ) -> None:
     """Score a predictions file against labels: mAP, mAUROC, mF1, ECE, MCE, Brier, per class and per head/medium/tail group.
 
     Rows are joined by ImageID, never by position. Figures equal scikit-learn's
     average_precision_score / roc_auc_score / f1_score and netcal's ECE.
     """
-    from lteval.io.atomic import check_writable
+    from lteval.commands._strata import metadata_warnings, print_cluster_note, print_strata
     from lteval.scoring import score
 
-    if json_out is not None and str(json_out) != "-":
-        check_writable(json_out, force)
-    from lteval.commands._strata import print_cluster_note, print_metadata_warnings, print_strata
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    check_json_out(json_out, force)
+    with metadata_warnings():
         report = score(predictions, labels, task=task, train_labels=train_labels, counts=counts,
                        threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap,
                        seed=seed, head=head, tail=tail, metadata=metadata, cluster_by=cluster_by,
                        strata_by=strata_by or (), bins=bins)
-    print_metadata_warnings(caught)
-    if json_out is not None and str(json_out) == "-":
-        typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    if json_to_stdout(json_out):
+        echo_json(report.to_dict())
         return
     print_report(report, show_classes=not no_classes)
     print_cluster_note(report.to_dict())
     print_strata(report.to_dict())
     if json_out is not None:
-        _write_json(json_out, report.to_dict(), force)
+        write_json_out(json_out, report.to_dict(), force)
 
 
 def compare_command(
     a: Path = typer.Argument(..., help="Predictions CSV of model A (the baseline).", show_default=False),
     b: Path = typer.Argument(..., help="Predictions CSV of model B (compared against A).", show_default=False),
-    labels: Path = typer.Option(..., "--labels", "-l", help="Labels CSV shared by both.", show_default=False),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
-    train_labels: Optional[Path] = typer.Option(None, "--train-labels", help="Training labels CSV for head/medium/tail groups."),
-    counts: Optional[Path] = typer.Option(None, "--counts", help="Training counts file instead of --train-labels."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold for F1."),
-    empty_class: EmptyClass = typer.Option(EmptyClass.zero, "--empty-class", help="Policy for classes without positives."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", min=1, help="Paired bootstrap resamples."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Metadata CSV: ImageID + any columns (PatientID, view, centre, sex, age, ...), joined by ID. Default: the labels CSV's extra columns."),
-    cluster_by: Optional[str] = typer.Option(None, "--cluster-by", help="Metadata column (e.g. PatientID) whose clusters the bootstrap resamples instead of images."),
-    strata_by: Optional[List[str]] = typer.Option(None, "--strata-by", help="Metadata column whose strata are compared separately too (repeatable)."),
-    bins: str = typer.Option("4", "--bins", help="How --strata-by cuts a numeric column: a number of equal-count bins, or cut points such as 40,60,80."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the comparison as JSON ('-' prints JSON only)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file."),
+    labels: Path = labels_option("Labels CSV shared by both."),
+    task: str = task_option(),
+    train_labels: Optional[Path] = train_labels_option(),
+    counts: Optional[Path] = counts_option(),
+    threshold: float = threshold_option(),
+    empty_class: EmptyClass = empty_class_option(),
+    bootstrap: int = bootstrap_option(1000, 1, "Paired bootstrap resamples."),
+    seed: int = seed_option(),
+    metadata: Optional[Path] = metadata_option(),
+    cluster_by: Optional[str] = cluster_by_option(),
+    strata_by: Optional[List[str]] = strata_by_option("Metadata column whose strata are compared separately too (repeatable)."),
+    bins: str = bins_option(),
+    json_out: Optional[Path] = json_out_option("Write the comparison as JSON ('-' prints JSON only)."),
+    force: bool = force_option(),
 ) -> None:
     """Compare two prediction files on the same labels with a paired bootstrap: B − A, its 95% CI and a two-sided p-value for every figure."""
-    from lteval.io.atomic import check_writable
+    from lteval.commands._strata import metadata_warnings, print_cluster_note, print_compare_strata
     from lteval.scoring import compare
 
-    if json_out is not None and str(json_out) != "-":
-        check_writable(json_out, force)
-    from lteval.commands._strata import (print_cluster_note, print_compare_strata,
-                                         print_metadata_warnings)
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    check_json_out(json_out, force)
+    with metadata_warnings():
         res = compare(a, b, labels, task=task, train_labels=train_labels, counts=counts,
                       threshold=threshold, empty_class=empty_class.value, n_boot=bootstrap, seed=seed,
                       metadata=metadata, cluster_by=cluster_by, strata_by=strata_by or (),
                       bins=bins)
-    print_metadata_warnings(caught)
-    if json_out is not None and str(json_out) == "-":
-        typer.echo(json.dumps(res, indent=2, allow_nan=False))
+    if json_to_stdout(json_out):
+        echo_json(res)
         return
     from rich.markup import escape
 
@@ -187,7 +157,7 @@ def compare_command(
     print_cluster_note(res)
     print_compare_strata(res)
     if json_out is not None:
-        _write_json(json_out, res, force)
+        write_json_out(json_out, res, force)
 
 
 def register(app: typer.Typer) -> None:

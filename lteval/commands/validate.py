@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from lteval.commands._common import TASK_HELP, err_console, guarded
+from lteval.commands._common import err_console, guarded
+from lteval.commands._options import force_option, task_option
 from lteval.errors import InputError, UsageError
 
 _IDS_HELP = ("Evaluation ID list: the organisers' file (ImageID column plus metadata and empty "
@@ -31,7 +32,7 @@ def validate_command(
         ..., metavar="SUBMISSION...", show_default=False,
         help="Submission .csv file(s), or the platform .zip (one predictions CSV plus a code/ "
              "folder)."),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    task: str = task_option(),
     ids: Optional[Path] = typer.Option(None, "--ids", metavar="EVAL_LIST.csv", help=_IDS_HELP),
     fmt: OutputFormat = typer.Option(
         OutputFormat.text, "--format", "-f",
@@ -45,7 +46,7 @@ def validate_command(
         None, "--write-fixed", metavar="OUT.csv",
         help="Write a corrected copy, fixing only unambiguous problems (column order, ID column "
              "name, whitespace, blank lines, delimiter, BOM). Never changes a value."),
-    force: bool = typer.Option(False, "--force", help="Allow --write-fixed to overwrite OUT.csv."),
+    force: bool = force_option("Allow --write-fixed to overwrite OUT.csv."),
     max_examples: int = typer.Option(
         5, "--max-examples", min=1,
         help="Problems shown per kind before the rest are summarised as 'N more rows like this'."),
@@ -103,12 +104,12 @@ def make_submission_command(
         None, "--zip", metavar="CODE_DIR",
         help="Also write OUT.zip for the platform: the CSV plus CODE_DIR as its code/ folder "
              "(.git, __pycache__ and virtual environments left out)."),
-    task: str = typer.Option("cxrlt2026-task1", "--task", "-t", help=TASK_HELP),
+    task: str = task_option(),
     decimals: Optional[int] = typer.Option(
         None, "--decimals", min=1, max=8,
         help="Round every value to this many decimals (default: copy values exactly as given, "
              "rounding only those given to more than 8 decimals, which --strict refuses)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite OUT.csv / OUT.zip if they exist."),
+    force: bool = force_option("Overwrite OUT.csv / OUT.zip if they exist."),
 ) -> None:
     """Write an upload-ready submission from a predictions file and the evaluation list.
 

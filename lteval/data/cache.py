@@ -15,7 +15,6 @@ already done are kept); a build for a different image list starts over.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,8 +22,10 @@ from typing import Callable
 
 import numpy as np
 
-from lteval.errors import UsageError
+from lteval.errors import LtevalError, UsageError
 from lteval.io.atomic import write_json_atomic, write_text_atomic
+from lteval.io.jsonfile import read_json
+from lteval.io.progress import progress_enabled
 
 CACHE_VERSION = 1
 
@@ -91,10 +92,6 @@ def _decode_chunk(args):
     return chunk_no, len(rows)
 
 
-def _use_progress(progress: bool) -> bool:
-    return bool(progress) and os.environ.get("LTEVAL_NO_PROGRESS", "") not in ("1", "true") and sys.stderr.isatty()
-
-
 def build_cache(source, size: int = 512, workers: int | None = None, progress: bool = True, *,
                 ids=None, cache_dir: str | Path | None = None, chunk: int = 256,
                 on_chunk: Callable[[int, int], None] | None = None) -> Path:
@@ -116,8 +113,8 @@ def build_cache(source, size: int = 512, workers: int | None = None, progress: b
     meta_p, build_p, arr_p, done_p = d / "meta.json", d / "building.json", d / "images.npy", d / "chunks.done"
     if meta_p.is_file():
         try:
-            meta = json.loads(meta_p.read_text())
-        except ValueError:
+            meta = read_json(meta_p, "cache metadata", expect=dict)
+        except LtevalError:  # unreadable or not ours: rebuilt below
             meta = {}
         if meta.get("complete") and all(meta.get(k) == v for k, v in want.items() if k != "image_dir"):
             return d
@@ -125,8 +122,8 @@ def build_cache(source, size: int = 512, workers: int | None = None, progress: b
     resume = False
     if build_p.is_file() and arr_p.is_file():
         try:
-            resume = json.loads(build_p.read_text()) == want
-        except ValueError:
+            resume = read_json(build_p, "cache build record") == want
+        except LtevalError:
             resume = False
     if not resume:
         for p in (arr_p, done_p, d / "index.csv"):
@@ -144,7 +141,7 @@ def build_cache(source, size: int = 512, workers: int | None = None, progress: b
         rows = list(range(c * chunk, min(n, (c + 1) * chunk)))
         jobs.append((str(arr_p), c, rows, [str(source.image_path(ids[r])) for r in rows], size))
     workers = max(1, int(workers) if workers else (os.cpu_count() or 1))
-    show = _use_progress(progress)
+    show = progress_enabled(progress)
     bar = task = None
     if show:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -188,8 +185,8 @@ def open_cache(source, size: int, *, cache_dir: str | Path | None = None) -> Cac
     """The complete cache of ``source`` at ``size`` px, or None (absent, incomplete or for other images)."""
     d = cache_dir_for(source, size, cache_dir)
     try:
-        meta = json.loads((d / "meta.json").read_text())
-    except (OSError, ValueError):
+        meta = read_json(d / "meta.json", "cache metadata", expect=dict)
+    except LtevalError:
         return None
     if not meta.get("complete") or meta.get("size") != int(size) or meta.get("version") != CACHE_VERSION:
         return None

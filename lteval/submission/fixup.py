@@ -16,9 +16,11 @@ from typing import BinaryIO, Iterator
 
 from lteval.errors import InputError, UsageError
 from lteval.io.atomic import atomic_open, check_writable
-from lteval.submission.result import FIXABLE_CODES, Collector, ValidationResult
+from lteval.submission.codes import FIXABLE_CODES
+from lteval.submission.header import read_header
+from lteval.submission.result import Collector, ValidationResult
 from lteval.submission.textstream import LineReader, is_zip
-from lteval.submission.validate import _CsvChecker, validate_submission
+from lteval.submission.validate import validate_submission
 from lteval.tasks import Task, get_task
 
 
@@ -79,8 +81,7 @@ def write_fixed(src: str | Path, out: str | Path, task: str | Task | None = None
         header = next((ln for ln in lines if ln.strip()), None)
         if header is None:
             raise InputError("the file is empty", file=str(src))
-        checker = _CsvChecker(task, None, col)
-        layout = checker._header(header, 1)
+        layout, _ = read_header(header, 1, task, col)
         if layout.id_pos is None or len(layout.class_pos) != task.n_classes:
             raise InputError("the header cannot be mapped onto the task's columns", file=str(src))
         order = [layout.class_pos[c] for c in task.classes]

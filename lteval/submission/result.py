@@ -5,13 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-#: Problems ``write_fixed`` can repair without touching a value.
-FIXABLE_CODES = frozenset({
-    "column-order", "alias-id-column", "header-whitespace", "id-whitespace",
-    "value-whitespace", "blank-line", "delimiter", "line-endings",
-})
-
-
 @dataclass
 class Problem:
     """One problem: a stable ``code``, a message, 1-based ``line`` and ``column`` name if known.

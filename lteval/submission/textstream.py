@@ -105,11 +105,9 @@ class LineReader:
     """
 
     def __init__(self, stream: BinaryIO, on_problem: Callable[..., None],
-                 block_bytes: int = BLOCK_BYTES, max_bytes: int | None = None,
-                 first_line: int = 0, at_start: bool = True) -> None:
-        """``first_line``: lines before the stream's position (for reported line numbers);
-        ``at_start``: the stream starts at the beginning of the file (look for a BOM and the
-        line-ending style)."""
+                 block_bytes: int = BLOCK_BYTES, max_bytes: int | None = None) -> None:
+        """``block_bytes``: bytes read at a time; ``max_bytes``: stop (a ``zip-bomb`` error)
+        after reading more than this many bytes (None: no limit)."""
         self.stream = stream
         self.on_problem = on_problem
         self.block_bytes = block_bytes
@@ -119,9 +117,7 @@ class LineReader:
         self.crlf = False
         self.truncated = False
         self.n_bad_lines = 0
-        self._lines_before = first_line  # lines fully delivered before the current block
-        self._at_start = at_start
-        self.last_block_lines = 0  # lines in the block yielded last
+        self._lines_before = 0  # lines fully delivered before the current block
 
     def _read(self) -> bytes:
         return self.stream.read(self.block_bytes)
@@ -134,7 +130,7 @@ class LineReader:
     def text_blocks(self) -> Iterator[str]:
         """Yield decoded blocks of whole lines, joined by ``\\n`` (no trailing newline)."""
         rest = b""
-        first = self._at_start
+        first = True
         total = 0
         while True:
             chunk = self._read()
@@ -184,8 +180,7 @@ class LineReader:
                 text = text.replace("\r\n", "\n")
                 if text.endswith("\r"):
                     text = text[:-1]
-        self.last_block_lines = text.count("\n") + 1
-        self._lines_before += self.last_block_lines
+        self._lines_before += text.count("\n") + 1
         return text
 
     def _decode_lines(self, raw_lines: list[bytes]) -> list[str]:

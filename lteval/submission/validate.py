@@ -6,10 +6,12 @@ evaluation ID list, and returns a :class:`~lteval.submission.result.ValidationRe
 It raises only for usage problems (missing file, unknown task, unreadable ID
 list); everything wrong with the submission itself is a reported problem.
 
-Speed: each row is first matched against one regular expression built from the
-header that accepts only valid rows (IDs in the ID column, plain probabilities
-in every class column). Rows that do not match are re-checked field by field
-to say exactly what is wrong, so a clean 1,000,000-row file takes seconds.
+The header is read by :mod:`lteval.submission.header` (a :class:`Layout`). Speed: each
+row is first matched against one regular expression built from the layout that accepts
+only valid rows (:mod:`lteval.submission.rowmatch`: IDs in the ID column, plain
+probabilities in every class column). Rows that do not match are re-checked field by field
+here to say exactly what is wrong, so a clean 1,000,000-row file takes seconds. The codes
+of the problems are listed in :mod:`lteval.submission.codes`.
 """
 
 from __future__ import annotations
@@ -17,67 +19,20 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
-import sys
 import zipfile
 import zlib
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
-from lteval.errors import InputError, UsageError, closest
-from lteval.submission.result import Collector, Problem, ValidationResult
+from lteval.errors import UsageError, closest
 from lteval.submission import textstream
+from lteval.submission.header import Layout, read_header, split_fields
+from lteval.submission.result import Collector, Problem, ValidationResult
+from lteval.submission.rowmatch import LONG_DECIMALS, numeric_row_finder, row_matchers
 from lteval.submission.textstream import LineReader, is_zip, sniff
-from lteval.submission.values import LOOSE_NUMBER, MAX_DECIMALS, STRICT_NUMBER, check_value, decimals
-from lteval.tasks import BUILTIN_TASKS, Task, get_task
-
-#: Columns of the organisers' files that are metadata, never part of a submission.
-METADATA_COLUMNS = ("StudyDate_DICOM", "PatientID")
-_DELIMITERS = (",", ";", "\t", "|")
-_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-@dataclass
-class Layout:
-    """How a header maps onto the task: ``fields`` as read, where the IDs and classes are."""
-
-    fields: list[str]
-    delimiter: str
-    id_pos: int | None
-    class_pos: dict[str, int]
-    quoted: bool = False
-    #: every column whose values must be probabilities (classes, and unknown named columns)
-    value_pos: dict[str, int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.value_pos is None:
-            self.value_pos = dict(self.class_pos)
-
-    @property
-    def n_fields(self) -> int:
-        return len(self.fields)
-
-
-_LONG_DECIMALS = re.compile(r"\.[0-9]{9}").search
-
-#: Above this many columns the row regex is not built (every row is checked field by field).
-_MAX_FAST_FIELDS = 512
-
-
-def _no_match(line: str) -> None:
-    return None
-
-
-def _split(line: str, delim: str) -> list[str]:
-    if '"' not in line:
-        return line.split(delim)
-    try:
-        return next(csv.reader([line], delimiter=delim, strict=True))
-    except (csv.Error, StopIteration):
-        return line.split(delim)
+from lteval.submission.values import MAX_DECIMALS, STRICT_NUMBER, check_value, decimals
+from lteval.tasks import Task, get_task
 
 
 def _plural(n: int, word: str) -> str:
@@ -100,204 +55,8 @@ class _CsvChecker:
         self._value_idx: list[int] = []
         self._value_slice: slice | None = None
         self._strict_value = re.compile(STRICT_NUMBER).fullmatch
-        self.parallel: tuple[Path, int] | None = None
-
-    # -- header ------------------------------------------------------------------------------
-    def _detect_delimiter(self, line: str, ln: int = 1) -> str:
-        if "," in line:
-            return ","
-        counts = {d: line.count(d) for d in _DELIMITERS[1:]}
-        best = max(counts, key=counts.get)
-        if counts[best] > 0:
-            self.col.add("error", "delimiter",
-                         f"fields are separated by {_DELIM_NAMES[best]}s, not commas "
-                         f"(expected a comma-separated file; checking the rest as "
-                         f"{_DELIM_NAMES[best]}-separated)", ln, None, unit="lines")
-            return best
-        return ","
-
-    def _header(self, line: str, ln: int) -> Layout | None:
-        """Analyse the header line; return the layout used to check rows (None: give up)."""
-        task, add = self.task, self.col.add
-        delim = self._detect_delimiter(line, ln)
-        fields = _split(line, delim)
-        quoted = '"' in line
-        classes = task.classes
-        class_set = set(classes)
-        id_names = (task.id_column,) + tuple(task.id_aliases)
-
-        # a data row where the header should be?
-        numeric = sum(1 for f in fields[1:] if not any(s == "error" for s, _, _ in check_value(f)))
-        if len(fields) > 2 and numeric >= (len(fields) - 1) / 2 and not (set(fields) & class_set):
-            exp = 1 + len(classes)
-            add("error", "missing-header",
-                f"line {ln} looks like a data row, not a header: the first line must name the "
-                f"columns ({task.id_column}, then the {len(classes)} classes)", ln, None,
-                unit="lines")
-            if len(fields) == exp:
-                layout = Layout([task.id_column, *classes], delim, 0,
-                                {c: i + 1 for i, c in enumerate(classes)}, quoted)
-                self.layout = layout
-                self._slow_row(fields, ln, ln)  # still check the row itself
-                return layout
-            return Layout(fields, delim, 0, {}, quoted)
-
-        # the ID column
-        id_pos = None
-        positions = {}
-        for i, f in enumerate(fields):
-            positions.setdefault(f, []).append(i)
-        for name in id_names:
-            if name in positions:
-                id_pos = positions[name][0]
-                if name != task.id_column:
-                    add("warning", "alias-id-column",
-                        f"the ID column is named {name!r} (the 2024 name); the official name "
-                        f"is {task.id_column!r}", ln, name, unit="columns")
-                for extra in positions[name][1:]:
-                    add("error", "duplicate-column", f"the ID column appears twice (columns "
-                        f"{id_pos + 1} and {extra + 1})", ln, name, unit="columns")
-                break
-        if id_pos is None:
-            for i, f in enumerate(fields):
-                if f.strip() in id_names:
-                    id_pos = i
-                    add("error", "header-whitespace",
-                        f"column name {f!r} has surrounding whitespace (expected "
-                        f"{task.id_column!r}; names are space-sensitive)", ln, f, unit="columns")
-                    break
-        if id_pos is None:
-            candidates = [f for f in fields if f not in class_set]
-            guess = None
-            for f in candidates:
-                if closest(f, id_names) or f.strip().lower() in ("id", "image_id", "imageid",
-                                                               "image", "filename", "path"):
-                    guess = f
-                    break
-            if guess is None and fields and fields[0] not in class_set:
-                guess = fields[0]
-            hint = f" (did you mean to call {guess!r} {task.id_column!r}?)" if guess else ""
-            add("error", "missing-id-column",
-                f"no {task.id_column!r} column: the first column must hold the image IDs"
-                f"{hint}", ln, task.id_column, unit="columns")
-            if guess is not None:
-                id_pos = fields.index(guess)
-
-        # class columns
-        class_pos: dict[str, int] = {}
-        unknown: list[int] = []
-        for i, f in enumerate(fields):
-            if i == id_pos or f in id_names:
-                continue
-            if f in class_set:
-                if f in class_pos:
-                    add("error", "duplicate-column", f"class column appears twice (columns "
-                        f"{class_pos[f] + 1} and {i + 1})", ln, f, unit="columns")
-                else:
-                    class_pos[f] = i
-            else:
-                unknown.append(i)
-        for i in list(unknown):
-            s = fields[i].strip()
-            if s != fields[i] and s in class_set and s not in class_pos:
-                class_pos[s] = i
-                unknown.remove(i)
-                add("error", "header-whitespace", f"column name {fields[i]!r} has surrounding "
-                    f"whitespace (expected {s!r}; names are space-sensitive)", ln, fields[i],
-                    unit="columns")
-        missing = [c for c in classes if c not in class_pos]
-        unknown_names = [fields[i] for i in unknown]
-        for i in unknown:
-            f = fields[i]
-            if f.strip() == "":
-                add("error", "unknown-column", f"column {i + 1} has no name (a trailing "
-                    "delimiter? every column must be the ID or a class)", ln, f, unit="columns")
-            elif f in METADATA_COLUMNS:
-                add("error", "unknown-column", f"{f!r} is a metadata column of the evaluation "
-                    "list, not a class; remove it", ln, f, unit="columns")
-            elif not self.col.wants_example("error", "unknown-column"):
-                add("error", "unknown-column", "", ln, f, unit="columns")  # only counted
-            else:
-                hits = closest(f, missing) or closest(f, classes)
-                hint = ""
-                if hits:
-                    why = (" names are case- and space-sensitive"
-                           if hits[0].lower() == f.strip().lower() else "")
-                    hint = f" (did you mean {hits[0]!r}?{why})"
-                add("error", "unknown-column", f"{f!r} is not a class of task {task.name}{hint}",
-                    ln, f, unit="columns")
-        for c in missing:
-            hits = closest(c, unknown_names[:200]) if len(missing) <= 50 else []
-            hint = f" (is {hits[0]!r} meant to be this class?)" if hits else ""
-            add("error", "missing-column", f"no column for class {c!r}{hint}", ln, c,
-                unit="columns")
-        if len(missing) > len(classes) / 2:
-            present = set(fields) | {f.strip() for f in fields}
-            for other in BUILTIN_TASKS.values():
-                n_other = len(set(other.classes) & present)
-                if (other.name != task.name and n_other > len(other.classes) / 2
-                        and n_other > len(classes) - len(missing)):
-                    add("error", "wrong-task", f"the header has the classes of task {other.name}; "
-                        f"pass --task {other.name}", ln, None, unit="columns")
-        if (id_pos is not None and not missing and not unknown
-                and len(fields) == 1 + len(classes)):
-            expected = [fields[id_pos]] + list(classes)
-            actual = [fields[id_pos]] + [f for i, f in enumerate(fields) if i != id_pos]
-            if id_pos != 0 or actual != expected:
-                k = next((j for j, (a, b) in enumerate(zip(fields, expected)) if a != b), 0)
-                add("warning", "column-order",
-                    f"columns are not in the official order ({task.id_column}, then the classes "
-                    f"as the task lists them): column {k + 1} is {fields[k]!r}, expected "
-                    f"{expected[k] if k else task.id_column!r}", ln, fields[k], unit="columns")
-        value_pos = dict(class_pos)
-        for i in unknown:  # values of misnamed columns are still checked
-            if fields[i].strip() and fields[i] not in METADATA_COLUMNS and fields[i] not in value_pos:
-                value_pos[fields[i]] = i
-        value_pos = dict(sorted(value_pos.items(), key=lambda kv: kv[1]))
-        return Layout(fields, delim, id_pos, class_pos, quoted, value_pos)
 
     # -- rows --------------------------------------------------------------------------------
-    def _build_regexes(self, layout: Layout):
-        # Atomic groups (?>...) and possessive *+ stop the engine from backtracking into a
-        # field once it matched: no field can match a shorter prefix and still be followed by
-        # the delimiter, so the language is unchanged and a failing row fails fast. The number
-        # patterns use possessive repeats inside; the loose one's alternatives overlap ('1' and
-        # '1.5e-1'), so its alternation itself must stay backtrackable.
-        if layout.n_fields > _MAX_FAST_FIELDS:  # compiling would take longer than checking
-            return _no_match, _no_match
-        d = re.escape(layout.delimiter)
-        if layout.quoted:
-            id_p = f'(?>"([^"\\s](?:[^"]*[^"\\s])?)"|([^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'
-            other = f'(?>"[^"]*"|[^"{d}]*)'
-            strict = f'(?>{STRICT_NUMBER}|"{STRICT_NUMBER}")'
-            loose = f'(?:{LOOSE_NUMBER}|"{LOOSE_NUMBER}")'
-        else:
-            id_p = f'((?>[^"\\s{d}](?:[^"{d}]*[^"\\s{d}])?))'  # non-empty, no surrounding space
-            other, strict, loose = f'[^"{d}]*+', STRICT_NUMBER, LOOSE_NUMBER
-        num_positions = set(layout.value_pos.values())
-        parts_s, parts_l = [], []
-        for i in range(layout.n_fields):
-            if i == layout.id_pos:
-                parts_s.append(id_p)
-                parts_l.append(id_p)
-            elif i in num_positions:
-                parts_s.append(strict)
-                parts_l.append(loose)
-            else:
-                parts_s.append(other)
-                parts_l.append(other)
-        return re.compile(d.join(parts_s)).fullmatch, re.compile(d.join(parts_l)).fullmatch
-
-    def _build_numeric_row(self, layout: Layout):
-        """``search(line, pos)`` finding a character that cannot occur in a row of plain
-        numbers (None when the layout does not allow the shortcut)."""
-        if layout.quoted or not layout.value_pos:
-            return None
-        if sorted(layout.value_pos.values()) != [i for i in range(layout.n_fields)
-                                                 if i != layout.id_pos]:
-            return None  # other columns (metadata ...) may hold anything
-        return re.compile(f"[^0-9.+\\-{re.escape(layout.delimiter)}]").search
-
     def _id(self, raw: str, ln: int) -> str | None:
         """Check one ID field; return the ID to record (stripped) or None."""
         s = raw.strip()
@@ -308,12 +67,17 @@ class _CsvChecker:
         if s != raw:
             self.col.add("warning", "id-whitespace", f"ID {raw!r} has surrounding whitespace "
                          f"(it may not match {s!r})", ln, idc)
-        prev = self.seen.setdefault(s, ln)
-        if prev != ln:
-            self._duplicate(s, ln, prev)
-        if self.eval_set is not None and s not in self.eval_set:
-            self._unexpected(s, ln)
+        self._record_id(s, ln)
         return s
+
+    def _record_id(self, rid: str, ln: int) -> None:
+        """Remember that ID ``rid`` is on line ``ln``; report it if seen before or not in the
+        evaluation list. The one place row IDs are recorded (fast and slow paths)."""
+        prev = self.seen.setdefault(rid, ln)
+        if prev != ln:
+            self._duplicate(rid, ln, prev)
+        if self.eval_set is not None and rid not in self.eval_set:
+            self._unexpected(rid, ln)
 
     def _duplicate(self, rid: str, ln: int, prev: int) -> None:
         if self.col.wants_example("error", "duplicate-id"):
@@ -348,7 +112,7 @@ class _CsvChecker:
         if not has_e and not self.col.wants_example("warning", "precision"):
             self.col.count("warning", "precision", ln)
             return
-        fields = _split(line, d)
+        fields = split_fields(line, d)
         bad = []
         for name, pos in self.layout.value_pos.items():
             v = fields[pos].strip('"')
@@ -417,7 +181,7 @@ class _CsvChecker:
         start = line.find(d) + 1 if layout.id_pos == 0 else 0
         # only digits, '.', signs and delimiters after the ID (no e-notation, no text, no
         # whitespace, no NaN), and no value with more than 8 decimals
-        if self._numeric_row(line, start) is not None or _LONG_DECIMALS(line, start) is not None:
+        if self._numeric_row(line, start) is not None or LONG_DECIMALS(line, start) is not None:
             return False
         fields = line.split(d)
         if len(fields) != layout.n_fields:
@@ -487,22 +251,18 @@ class _CsvChecker:
                              "and one row per image)", None, None)
             self.bom = reader.bom
             return
-        layout = self.layout = self._header(header, ln)
-        if layout is None:
-            return
-        fs, fl = self._build_regexes(layout)
+        layout, data_row = read_header(header, ln, self.task, self.col)
+        self.layout = layout
+        if data_row is not None:
+            self._slow_row(data_row, ln, ln)  # a data row where the header should be
+        fs, fl = row_matchers(layout)
         self._value_idx = idx = list(layout.value_pos.values())
         self._value_slice = (slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1))
                              else None)
-        self._numeric_row = self._build_numeric_row(layout)
-        if (self.parallel is not None and not layout.quoted and not reader.cr_only
-                and layout.n_fields <= _MAX_FAST_FIELDS):
-            self.bom = reader.bom
-            self._run_parallel(fs, fl, ln, reader._lines_before)
-            return
+        self._numeric_row = numeric_row_finder(layout)
         has_id = layout.id_pos is not None
         quoted = layout.quoted
-        seen, eval_set = self.seen, self.eval_set
+        record_id = self._record_id
         rows = 0
         # rows with long decimals once the examples are full: counted here, not per call
         n_long, first_long, last_long = 0, None, None
@@ -524,11 +284,7 @@ class _CsvChecker:
                 rid = m.group(1)
                 if quoted and rid is None:
                     rid = m.group(2)
-                prev = seen.setdefault(rid, ln)
-                if prev != ln:
-                    self._duplicate(rid, ln, prev)
-                if eval_set is not None and rid not in eval_set:
-                    self._unexpected(rid, ln)
+                record_id(rid, ln)
             if imprecise:
                 if find_from is not None and n_long | (not col.wants_example("warning", "precision")):
                     start = line.find(find_from)
@@ -543,124 +299,6 @@ class _CsvChecker:
             col.count("warning", "precision", first_long, n=n_long, last=last_long)
         self.n_rows += rows
         self.bom = reader.bom
-
-    # -- parallel matching ---------------------------------------------------------------------
-    def _run_parallel(self, fs, fl, header_ln: int, lines_reported: int) -> None:
-        """Match rows in worker processes, block by block; keep IDs and problems here.
-
-        Workers (forked, so they share the compiled regexes) split a block into lines and
-        return the IDs of the rows that matched, the indices of rows that did not, and of
-        rows with long decimals. This process checks IDs (C-level set operations for a block
-        without problems) and re-checks the failing rows field by field, in line order, so
-        the result is the serial one. A failing row with a quote (possibly a field spanning
-        lines) raises :class:`_NeedSerial`.
-        """
-        import multiprocessing
-
-        global _WORKER
-        path, workers = self.parallel
-        layout = self.layout
-        col = self.col
-
-        def on_problem(sev, code, msg, line):
-            if line is None or line > lines_reported:  # the first reader reported the rest
-                col.add(sev, code, msg, line, None, unit="lines")
-
-        with open(path, "rb") as f:
-            for _ in range(header_ln):
-                if not f.readline():
-                    raise _NeedSerial()
-            reader = LineReader(f, on_problem, block_bytes=textstream.BLOCK_BYTES,
-                                first_line=header_ln, at_start=False)
-            _WORKER = (fs, fl, layout.delimiter, layout.id_pos is not None, layout.id_pos == 0)
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            try:
-                window: deque = deque()
-                l0 = header_ln
-                for text in reader.text_blocks():
-                    window.append((text, l0, pool.apply_async(_match_block, (text,))))
-                    l0 += reader.last_block_lines
-                    if len(window) > 2 * workers:
-                        self._consume(*window.popleft())
-                while window:
-                    self._consume(*window.popleft())
-            finally:
-                pool.terminate()
-                pool.join()
-                _WORKER = None
-
-    def _consume(self, text: str, l0: int, pending) -> None:
-        """Fold one worker result (for the block whose first line is ``l0 + 1``) in."""
-        try:
-            n, ids_joined, bad, long_rows, check_rows = pending.get()
-        except Exception as e:  # a worker failed: start again serially
-            raise _NeedSerial() from e
-        has_id = self.layout.id_pos is not None
-        ids = ids_joined.split("\n") if has_id and n > len(bad) else []
-        lines = None
-        if bad:
-            lines = text.split("\n")
-            if any('"' in lines[i] for i in bad):
-                raise _NeedSerial()
-            badset = set(bad)
-            seen, eval_set = self.seen, self.eval_set
-            k = 0
-            no_more: Iterator[str] = iter(())
-            for i in range(n):
-                ln = l0 + i + 1
-                if i in badset:
-                    self._slow(lines[i], ln, no_more)
-                    continue
-                self.n_rows += 1
-                if has_id:
-                    rid = ids[k]
-                    k += 1
-                    prev = seen.setdefault(rid, ln)
-                    if prev != ln:
-                        self._duplicate(rid, ln, prev)
-                    if eval_set is not None and rid not in eval_set:
-                        self._unexpected(rid, ln)
-        else:
-            self.n_rows += n
-            if has_id:
-                self._ids_bulk(ids, range(l0 + 1, l0 + 1 + n))
-        if not long_rows and not check_rows:
-            return
-        col = self.col
-        if check_rows or col.wants_example("warning", "precision"):
-            if lines is None:
-                lines = text.split("\n")
-            longset = set(long_rows)
-            n_long, first, last = 0, None, None
-            for i in sorted(long_rows + check_rows):
-                ln = l0 + i + 1
-                if i in longset and (n_long or not col.wants_example("warning", "precision")):
-                    n_long += 1
-                    first = ln if first is None else first
-                    last = ln
-                else:
-                    self._precision(lines[i], ln)
-            if n_long:
-                col.count("warning", "precision", first, n=n_long, last=last)
-        else:
-            col.count("warning", "precision", l0 + long_rows[0] + 1, n=len(long_rows),
-                      last=l0 + long_rows[-1] + 1)
-
-    def _ids_bulk(self, ids: list[str], lns) -> None:
-        """Record the IDs of a block of valid rows; set operations when nothing is wrong."""
-        seen = self.seen
-        block = set(ids)
-        if len(block) == len(ids) and seen.keys().isdisjoint(block):
-            seen.update(zip(ids, lns))
-        else:
-            for rid, ln in zip(ids, lns):
-                prev = seen.setdefault(rid, ln)
-                if prev != ln:
-                    self._duplicate(rid, ln, prev)
-        if self.eval_set is not None and not self.eval_set.issuperset(block):
-            for rid, ln in zip(ids, lns):
-                if rid not in self.eval_set:
-                    self._unexpected(rid, ln)
 
     def finish(self) -> None:
         if self.layout is None:
@@ -686,76 +324,16 @@ class _CsvChecker:
                     self.col.count("error", "missing-id", None, unit="IDs")
 
 
-class _NeedSerial(Exception):
-    """The parallel path cannot give the serial result for this file: check it serially."""
-
-
-#: Set in the parent right before the worker processes are forked: (strict row regex, loose
-#: row regex, delimiter, has an ID column, ID column first).
-_WORKER: tuple | None = None
-
-
-def _match_block(text: str):
-    """Worker: match every line of a block; see :meth:`_CsvChecker._run_parallel`."""
-    fs, fl, d, has_id, id_first = _WORKER
-    lines = text.split("\n")
-    ids: list[str] = []
-    bad: list[int] = []
-    loose: list[int] = []
-    append = ids.append
-    for i, line in enumerate(lines):
-        m = fs(line)
-        if m is None:
-            m = fl(line)
-            if m is None:
-                bad.append(i)
-                continue
-            loose.append(i)
-        if has_id:
-            append(m.group(1))
-    long_rows, check_rows = [], []
-    for i in loose:
-        line = lines[i]
-        start = line.find(d) if id_first else 0
-        if line.find("e", start) < 0 and line.find("E", start) < 0:
-            long_rows.append(i)  # no e-notation: the loose match means a value with > 8 decimals
-        else:
-            check_rows.append(i)
-    return len(lines), "\n".join(ids), bad, long_rows, check_rows
-
-
-def auto_workers(size: int) -> int:
-    """Worker processes for a file of ``size`` bytes; 1 means serial (the default).
-
-    Parallel matching is opt-in: ``LTEVAL_VALIDATE_WORKERS=N`` (N > 1) uses N forked worker
-    processes for files of at least 48 MB on Linux. On a busy 2-core machine it was not
-    faster, and each worker's resident memory counts the pages it shares with the parent.
-    """
-    env = os.environ.get("LTEVAL_VALIDATE_WORKERS", "").strip()
-    try:
-        n = max(1, int(env)) if env else 1
-    except ValueError:
-        return 1
-    if n == 1 or size < PARALLEL_MIN_BYTES or not sys.platform.startswith("linux"):
-        return 1
-    return n
-
-
-#: Files at least this large are matched in parallel (when there is more than one CPU).
-PARALLEL_MIN_BYTES = 48 << 20
-
 #: What reading a file or zip member can raise midway (I/O, CRC, decompression errors).
 _READ_ERRORS = (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
 def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | None,
-                     col: Collector, max_bytes: int | None = None, path: Path | None = None,
-                     workers: int = 1) -> tuple[int, bool]:
+                     col: Collector, max_bytes: int | None = None) -> tuple[int, bool]:
     """Check a CSV byte stream; problems go to ``col``. Returns ``(n_rows, had_bom)``.
 
-    With ``path`` (the stream's file) and ``workers`` > 1, rows are matched in worker
-    processes (see :meth:`_CsvChecker._run_parallel`); :class:`_NeedSerial` is raised when
-    that turns out not to be possible, and the caller starts again serially.
+    ``eval_ids``: the evaluation IDs (n,) every row's ID is checked against (None: any ID).
+    ``max_bytes``: the most bytes the stream may hold (a zip member's declared size).
     """
     try:
         head = stream.read(1 << 16)
@@ -768,8 +346,6 @@ def check_csv_stream(stream: BinaryIO, task: Task, eval_ids: Sequence[str] | Non
         return 0, False
     stream = _Prefixed(head, stream)
     checker = _CsvChecker(task, eval_ids, col)
-    if path is not None and workers > 1:
-        checker.parallel = (Path(path), workers)
     reader = LineReader(stream, lambda sev, code, msg, line: col.add(sev, code, msg, line, None,
                                                                        unit="lines"),
                         block_bytes=textstream.BLOCK_BYTES, max_bytes=max_bytes)
@@ -814,16 +390,14 @@ def resolve_eval_ids(ids) -> list[str] | None:
 
 
 def validate_submission(path: str | Path, task: str | Task | None = None, ids=None, *,
-                        strict: bool = False, max_examples: int = 5,
-                        workers: int | None = None) -> ValidationResult:
+                        strict: bool = False, max_examples: int = 5) -> ValidationResult:
     """Validate a submission ``.csv`` or platform ``.zip``; never raises for a bad submission.
 
     ``task``: a task name, class-list path or :class:`Task` (default Task 1).
     ``ids``: evaluation IDs (a path to the organisers' list or a one-column list, or a
     sequence); when given, every ID must appear exactly once and no others.
     ``strict``: turn warnings into errors. ``max_examples``: problems shown per code
-    before the rest are summarised as "N more rows like this". ``workers``: processes that
-    match rows of a large CSV (default: :func:`auto_workers`); the result does not depend on it.
+    before the rest are summarised as "N more rows like this".
     Raises :class:`~lteval.errors.UsageError` for a missing/unreadable file, task or ID list.
     """
     task = get_task(task)
@@ -859,18 +433,7 @@ def validate_submission(path: str | Path, task: str | Task | None = None, ids=No
                                                                  max_bytes=info.file_size)
             cols = [top] + ([member_col] if member_col is not None else [])
         else:
-            try:
-                size = p.stat().st_size
-            except OSError:
-                size = 0
-            n_workers = auto_workers(size) if workers is None else max(1, int(workers))
-            try:
-                result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top, path=p,
-                                                             workers=n_workers)
-            except _NeedSerial:
-                top = Collector(max_examples)
-                f.seek(0)
-                result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top)
+            result.n_rows, result.bom = check_csv_stream(f, task, eval_ids, top)
             cols = [top]
     for c in cols:
         result.errors.extend(c.problems("error"))
@@ -883,5 +446,4 @@ def validate_submission(path: str | Path, task: str | Task | None = None, ids=No
     return result
 
 
-__all__ = ["validate_submission", "check_csv_stream", "resolve_eval_ids", "Layout",
-           "METADATA_COLUMNS", "InputError"]
+__all__ = ["validate_submission", "check_csv_stream", "resolve_eval_ids"]
