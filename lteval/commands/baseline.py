@@ -246,7 +246,8 @@ def grid_command(
                               timeout_min=timeout_min, array_parallelism=array_parallelism,
                               sbatch=_parse_sbatch(sbatch))
         plan = plan_grid(names, combos, data=data, preset=preset, out=out, overrides=overrides)
-        res = submit_grid(plan, opts, wait=wait, log=None if no_progress else err_console.print)
+        res = submit_grid(plan, opts, wait=wait, log=None if no_progress else _plain_line,
+                          progress=not no_progress)
         if any(s == "submitted" for _, s, _ in res):
             err_console.print("follow it with the same command and --status instead of --launcher; "
                               "job logs: " + str(out / ".lteval-grid" / "submitit"))
@@ -265,6 +266,10 @@ def grid_command(
     console.print(t)
     if any(s == "failed" for _, s, _ in res):
         raise typer.Exit(1)
+
+
+def _plain_line(msg: str) -> None:
+    err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
 
 
 def _parse_sbatch(items: List[str]) -> dict:

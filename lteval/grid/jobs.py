@@ -35,7 +35,7 @@ from pathlib import Path
 from lteval.io.atomic import write_json_atomic
 
 __all__ = ["GRID_DIR", "HEARTBEAT_S", "GridJob", "grid_dir", "record_key", "record_path", "read_record",
-           "write_record", "run_baseline", "resolve", "now"]
+           "write_record", "run_baseline", "resolve", "prepare_data", "now"]
 
 #: The grid's folder under ``--out``: ``jobs/`` (records), ``submitit/`` (submitit's logs and
 #: pickles), ``submissions.jsonl`` (one line per submitted job: key, job id, logs).
@@ -44,8 +44,8 @@ GRID_DIR = ".lteval-grid"
 HEARTBEAT_S = 30.0
 
 
-# The baseline registry (train/registry.py; train/baselines.py after issue 14) is imported here
-# only: the rest of lteval.grid calls these two.
+# The baseline registry (train/registry.py; train/baselines.py after issue 14) and the trainer's data
+# opener are imported here only: the rest of lteval.grid calls these three.
 
 def run_baseline(name: str, **kw) -> Path:
     """Train baseline ``name`` exactly as ``lteval baseline run`` does (keywords: data, preset, out,
@@ -60,6 +60,13 @@ def resolve(name: str, preset: str = "smoke", overrides: dict | None = None, *, 
     from lteval.train.registry import resolve as _resolve
 
     return _resolve(name, preset, overrides, data=data)
+
+
+def prepare_data(cfg, *, progress: bool = True) -> None:
+    """Generate the synthetic data set of ``cfg`` once, before jobs start (they would race on it)."""
+    from lteval.train.engine import open_data
+
+    open_data(cfg, progress=progress)
 
 
 def now() -> str:
@@ -217,7 +224,7 @@ class GridJob:
                "state": "running", "attempt": int(old.get("attempt", 0)) + 1,
                "job_id": env.job_id if env is not None else None,
                "host": socket.gethostname(), "pid": os.getpid(),
-               "submitted": old.get("submitted"), "started": now(), "heartbeat": now(), "finished": None,
+               "submitted": old.get("submitted"), "requeued": old.get("requeued"), "started": now(), "heartbeat": now(), "finished": None,
                "error": None, "traceback": None}
         if env is not None:
             paths = env.paths

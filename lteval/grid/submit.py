@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lteval.errors import MissingExtraError, UsageError
-from lteval.grid.jobs import GridJob, grid_dir, now, read_record, record_key, resolve, write_record
+from lteval.grid.jobs import GridJob, grid_dir, now, prepare_data, read_record, record_key, resolve, write_record
 
 __all__ = ["ClusterOptions", "Member", "plan_grid", "submit_grid", "require_cluster", "cluster_extra_error",
            "DEFAULT_TIMEOUT_MIN"]
@@ -74,6 +74,7 @@ class Member:
     base: GridJob | None    # None: the base run finished
     post: GridJob | None    # None: no chain asked, or every chain finished
     running: str | None = None  # "job 123 on host (base)" when a live job already works on it
+    cfg: object = None          # the resolved TrainConfig of the base run
 
     @property
     def label(self) -> str:
@@ -111,7 +112,7 @@ def plan_grid(names, combos, *, data: str = "synth", preset: str = "smoke", out:
                 rec = live_job(out, job.key)
                 if rec is not None:
                     running = f"job {rec.get('job_id') or rec.get('pid')} on {rec.get('host')} ({job.kind})"
-        plan.append(Member(n, run_dir, base, post, running))
+        plan.append(Member(n, run_dir, base, post, running, cfg))
     return plan
 
 
@@ -165,12 +166,13 @@ def _log_submission(out: Path, job: GridJob, sjob, cluster: str, depends_on: str
 
 
 def submit_grid(plan: list[Member], opts: ClusterOptions | None = None, *, wait: bool = False,
-                log=None) -> list[tuple[str, str, str]]:
+                log=None, progress: bool = True) -> list[tuple[str, str, str]]:
     """Submit the jobs of ``plan``; returns ``(member, status, detail)`` rows.
 
     Status ``ok`` (finished, or already finished), ``failed`` (detail: the error), ``running``
     (a live job already works on it: not submitted twice), ``submitted`` (SLURM without ``wait``:
-    detail = the job id). ``log(msg)`` receives one line per submission and per finished job."""
+    detail = the job id). ``log(msg)`` receives one line per submission and per finished job;
+    ``progress``: the progress bar of generating the synthetic data (and epoch lines in job logs)."""
     require_cluster()
     opts = opts or ClusterOptions()
     log = log or (lambda msg: None)
@@ -187,6 +189,13 @@ def submit_grid(plan: list[Member], opts: ClusterOptions | None = None, *, wait:
         else:
             todo.append(m)
     if todo:
+        roots = {}
+        for m in todo:  # the synthetic set once, here: jobs generating it at the same time would race
+            if m.cfg is not None and m.cfg.data == "synth":
+                roots.setdefault(json.dumps({k: v for k, v in m.cfg.to_dict().items() if k.startswith("synth")},
+                                            sort_keys=True), m.cfg)
+        for cfg in roots.values():
+            prepare_data(cfg, progress=progress)
         out_dir = next(iter(out))
         folder = grid_dir(out_dir) / "submitit" / "%j"
         ex = _executor(folder, opts)
