@@ -312,3 +312,34 @@ def test_slurm_submission_is_one_array_and_dependent_post_jobs(tmp_path, monkeyp
     rows = grid_status(NAMES, ["", "crt"], preset="smoke", out=out, overrides=over)
     assert [(r.state, r.detail.split(" submitted")[0]) for r in rows] == [
         ("pending", "job 1000_0"), ("pending", "job 1001"), ("pending", "job 1000_1"), ("pending", "job 1002")]
+
+
+# ----------------------------------------------------------------------------- several GPUs per job
+
+@needs_submitit
+@pytest.mark.slow
+def test_gpus_per_job_runs_one_process_each_like_torchrun(tmp_path):
+    """--gpus-per-job 2: two tasks in the job, torch's env:// variables from submitit, gloo on CPU;
+    the same result as one process with twice the batch (as tests/test_ddp.py checks for --nproc)."""
+    import numpy as np
+    import pandas as pd
+
+    over = dict(synth_n_train=240, synth_n_dev=60, synth_n_test=60, synth_size=32, image_size=32,
+                images_per_epoch=64, epochs=2, eval_batch_size=64, warmup_epochs=0.5)
+    env = _env(tmp_path / "home")
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    sets = [x for k, v in dict(over, batch_size=8).items() for x in ("--set", f"{k}={v}")]
+    r = _lteval(["baseline", "grid", "--backbones", "convnext_tiny", "--losses", "bce", "--launcher", "submitit",
+                 "--cluster", "local", "--gpus-per-job", "2", "-o", str(tmp_path / "ddp"), *sets], env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (ddp,) = [d for d in (tmp_path / "ddp").iterdir() if not d.name.startswith(".")]
+    assert json.loads((ddp / "DONE").read_text())["world_size"] == 2
+    assert [json.loads(ln)["step"] for ln in (ddp / "metrics.jsonl").read_text().splitlines()] == [4, 8]
+    one = _lteval(["baseline", "run", "convnext_tiny_bce", "-o", str(tmp_path / "one"), "--no-progress",
+                   *[x for k, v in dict(over, batch_size=16).items() for x in ("--set", f"{k}={v}")]], env)
+    assert one.returncode == 0, one.stderr
+    (single,) = (tmp_path / "one").iterdir()
+    for split in ("val", "dev"):
+        a, b = (pd.read_csv(d / "logits" / f"{split}.csv").iloc[:, 1:].to_numpy(np.float64) for d in (ddp, single))
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
