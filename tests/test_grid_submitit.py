@@ -312,6 +312,14 @@ def test_slurm_submission_is_one_array_and_dependent_post_jobs(tmp_path, monkeyp
     rows = grid_status(NAMES, ["", "crt"], preset="smoke", out=out, overrides=over)
     assert [(r.state, r.detail.split(" submitted")[0]) for r in rows] == [
         ("pending", "job 1000_0"), ("pending", "job 1001"), ("pending", "job 1000_1"), ("pending", "job 1002")]
+    # submitting again while the jobs wait in the queue submits nothing twice
+    (bin_dir / "squeue").write_text("#!/bin/sh\n[ \"$5\" = 1001 ] && echo 1001\nexit 0\n")
+    (bin_dir / "squeue").chmod(0o755)
+    again = submit_grid(plan_grid(NAMES, ["", "crt", "crt+tta"], preset="smoke", out=out, overrides=over),
+                        ClusterOptions(), wait=False)
+    assert [s for _, s, _ in again] == ["running", "submitted"], again
+    assert "already running: job 1001" in again[0][2]  # member 1's post job still waits in the queue
+    assert again[1][2] == "job 1003, 1004"  # member 2: out of the queue, submitted again (one job: no array)
 
 
 # ----------------------------------------------------------------------------- several GPUs per job

@@ -175,17 +175,17 @@ def grid_command(
                                                              "submitit: one job per member (a SLURM job array; "
                                                              "post-training as dependent jobs); without SLURM, "
                                                              "submitit's local executor runs them on this machine. "
-                                                             "Needs lteval[cluster]."),
+                                                             "Needs the cluster extra: pip install 'lteval\\[cluster]'."),
     partition: Optional[str] = typer.Option(None, "--partition", help="submitit: SLURM partition."),
     gpus_per_job: Optional[int] = typer.Option(None, "--gpus-per-job", min=0,
-                                               help="submitit: GPUs per training job, one process each (DDP) "
-                                                    "[default: 1 on SLURM, none reserved locally]."),
+                                               help="submitit: GPUs per training job, one process each (DDP); "
+                                                    "default: 1 on SLURM, none reserved locally."),
     timeout_min: int = typer.Option(24 * 60, "--timeout-min", min=1,
                                     help="submitit: minutes per job; near the end it is checkpointed and requeued "
                                          "(resumes from last.pt, up to 3 times)."),
     array_parallelism: Optional[int] = typer.Option(None, "--array-parallelism", min=1,
-                                                    help="submitit: jobs running at once [default: 256 on SLURM, "
-                                                         "1 with the local executor]."),
+                                                    help="submitit: jobs running at once; default: 256 on SLURM, "
+                                                         "1 with the local executor."),
     sbatch: List[str] = typer.Option([], "--sbatch", help="submitit: a further #SBATCH option, e.g. --sbatch "
                                                           "account=abc --sbatch mem=64G (repeatable)."),
     cluster: str = typer.Option("auto", "--cluster", help="submitit: auto (SLURM where srun exists, else the "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lteval.grid.jobs import HEARTBEAT_S, grid_dir, read_record, record_key, resolve
 
-__all__ = ["StatusRow", "grid_status", "live_job", "is_alive", "STATES", "summary_line"]
+__all__ = ["StatusRow", "grid_status", "live_job", "in_slurm_queue", "is_alive", "STATES", "summary_line"]
 
 STATES = ("done", "running", "failed", "pending")
 
@@ -75,9 +75,33 @@ def is_alive(rec: dict) -> bool:
 
 
 def live_job(out: str | Path, key: str) -> dict | None:
-    """The record of job ``key`` when it is running and alive, else None."""
+    """The record of job ``key`` when its job is running and alive, or still queued in SLURM
+    (``submitted``/``requeued`` and listed by ``squeue``); else None."""
     rec = read_record(out, key)
-    return rec if rec and rec.get("state") == "running" and is_alive(rec) else None
+    if not rec:
+        return None
+    if rec.get("state") == "running":
+        return rec if is_alive(rec) else None
+    if rec.get("state") in ("submitted", "requeued"):
+        jid = rec.get("job_id") or _last_job_ids(Path(out)).get(key)
+        if jid and in_slurm_queue(jid):
+            return dict(rec, job_id=jid, host=rec.get("host") or "the SLURM queue")
+    return None
+
+
+def in_slurm_queue(job_id: str) -> bool:
+    """Whether ``squeue`` lists SLURM job ``job_id`` (False where there is no squeue or it fails)."""
+    import shutil
+    import subprocess
+
+    if not str(job_id).replace("_", "").isdigit() or shutil.which("squeue") is None:
+        return False
+    try:
+        r = subprocess.run(["squeue", "-h", "-o", "%i", "-j", str(job_id)], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0 and bool(r.stdout.strip())
 
 
 def _last_job_ids(out: Path) -> dict[str, str]:
