@@ -153,8 +153,8 @@ class GridJob:
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         main = env is None or env.global_rank == 0
         self._requeued = False
-        rec = self._start(env) if main else None
-        beat = _Heartbeat(self, rec) if main else None
+        rec = self._rec = self._start(env) if main else None
+        beat = self._beat = _Heartbeat(self, rec) if main else None
         try:
             result = self._run()
         except Exception as e:
@@ -180,14 +180,18 @@ class GridJob:
         import submitit.helpers
 
         self._requeued = True
-        rec = read_record(self.out, self.key) or {}
+        rec = self.__dict__.get("_rec")
+        if rec is None:  # not the process that runs the job (or an old pickle): the record on disk
+            rec = read_record(self.out, self.key) or {}
+        else:
+            self._beat.stop()
         self._update(rec, state="requeued", requeued=now())
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
-        d.pop("_requeued", None)
-        d.pop("_lock", None)
+        for k in ("_requeued", "_lock", "_rec", "_beat"):
+            d.pop(k, None)
         return d
 
     # ------------------------------------------------------------------ the work
@@ -233,7 +237,8 @@ class GridJob:
         return rec
 
     def _update(self, rec: dict, **changes) -> None:
-        lock = self.__dict__.setdefault("_lock", threading.Lock())
+        # re-entrant: submitit's signal handler (checkpoint) runs in the main thread, maybe inside _update
+        lock = self.__dict__.setdefault("_lock", threading.RLock())
         with lock:
             rec.update(changes)
             try:
