@@ -49,6 +49,9 @@ def test_core_and_train_dependencies_are_what_lteval_imports():
     core = _declared(PYPROJECT["project"]["dependencies"])
     train = _declared(PYPROJECT["project"]["optional-dependencies"]["train"])
     assert train == TRAIN_IMPORTS
+    cluster = _declared(PYPROJECT["project"]["optional-dependencies"]["cluster"])
+    assert cluster == {"submitit"}
+    train = train | cluster  # lteval.grid imports submitit (only behind require_cluster)
     assert not core & {"torch", "torchvision", "timm", "sklearn", "scikit_learn", "netcal"}
     used: dict[str, set[str]] = {}
     for p in sorted((REPO / "lteval").rglob("*.py")):

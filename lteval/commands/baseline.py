@@ -171,15 +171,47 @@ def grid_command(
                                                            "list (e.g. 'crt,tta,crt+tta+calib'), 'default' (every "
                                                            "combination of crt, tta, calib) or 'all' (also tau, "
                                                            "lws, gate). Finished stages are reused."),
+    launcher: str = typer.Option("local", "--launcher", help="local: one member after another in this process. "
+                                                             "submitit: one job per member (a SLURM job array; "
+                                                             "post-training as dependent jobs); without SLURM, "
+                                                             "submitit's local executor runs them on this machine. "
+                                                             "Needs the cluster extra: pip install 'lteval\\[cluster]'."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="submitit: SLURM partition."),
+    gpus_per_job: Optional[int] = typer.Option(None, "--gpus-per-job", min=0,
+                                               help="submitit: GPUs per training job, one process each (DDP); "
+                                                    "default: 1 on SLURM, none reserved locally."),
+    timeout_min: int = typer.Option(24 * 60, "--timeout-min", min=1,
+                                    help="submitit: minutes per job; near the end it is checkpointed and requeued "
+                                         "(resumes from last.pt, up to 3 times)."),
+    array_parallelism: Optional[int] = typer.Option(None, "--array-parallelism", min=1,
+                                                    help="submitit: jobs running at once; default: 256 on SLURM, "
+                                                         "1 with the local executor."),
+    sbatch: List[str] = typer.Option([], "--sbatch", help="submitit: a further #SBATCH option, e.g. --sbatch "
+                                                          "account=abc --sbatch mem=64G (repeatable)."),
+    cluster: str = typer.Option("auto", "--cluster", help="submitit: auto (SLURM where srun exists, else the "
+                                                          "local executor), slurm or local."),
+    wait: bool = typer.Option(False, "--wait", help="submitit on SLURM: wait until every job has ended "
+                                                    "(the local executor always waits)."),
+    status: bool = typer.Option(False, "--status", help="Only say what the grid's members are: done, running, "
+                                                        "failed (with the last error) or pending, from the run "
+                                                        "directories; exit code 1 when one failed."),
+    as_json: bool = typer.Option(False, "--json", help="With --status: print JSON instead of a table."),
 ) -> None:
     """Run every named baseline of the chosen backbones x losses (x post-training chains with --post);
     finished runs and stages are reused, a failed member does not stop the others (failures are listed
-    at the end, exit code 1)."""
-    if not dry_run:
+    at the end, exit code 1). With --launcher submitit each member is a job (SLURM, or submitit's local
+    executor); jobs write the same run directories, and their records go to OUT/.lteval-grid/."""
+    from lteval.errors import UsageError
+
+    if launcher not in ("local", "submitit"):
+        raise UsageError(f"--launcher {launcher!r}: use local or submitit")
+    if launcher == "submitit" and not (dry_run or status):
+        from lteval.grid.submit import require_cluster
+        require_cluster()
+    if not (dry_run or status):
         require_train("baseline grid")
     from rich.table import Table
 
-    from lteval.errors import UsageError
     from lteval.train.baselines import grid_members, resolve, run_grid
     from lteval.train.config import parse_set
     from lteval.train.rundir import is_done
@@ -205,7 +237,21 @@ def grid_command(
                           "done" if is_done(d) else ("partial" if d.exists() else "todo"))
         console.print(t)
         return
-    if post:
+    if status:
+        _print_grid_status(names, combos, data=data, preset=preset, out=out, overrides=overrides, as_json=as_json)
+        return
+    if launcher == "submitit":
+        from lteval.grid.submit import ClusterOptions, plan_grid, submit_grid
+        opts = ClusterOptions(cluster=cluster, partition=partition, gpus_per_job=gpus_per_job,
+                              timeout_min=timeout_min, array_parallelism=array_parallelism,
+                              sbatch=_parse_sbatch(sbatch))
+        plan = plan_grid(names, combos, data=data, preset=preset, out=out, overrides=overrides)
+        res = submit_grid(plan, opts, wait=wait, log=None if no_progress else _plain_line,
+                          progress=not no_progress)
+        if any(s == "submitted" for _, s, _ in res):
+            err_console.print("follow it with the same command and --status instead of --launcher; "
+                              "job logs: " + str(out / ".lteval-grid" / "submitit"))
+    elif post:
         from lteval.posttrain.pipeline import run_grid as run_post_grid
         res = run_post_grid(names, combos, data=data, preset=preset, out=out, overrides=overrides,
                             progress=not no_progress)
@@ -218,7 +264,50 @@ def grid_command(
     for r in res:
         t.add_row(*r)
     console.print(t)
-    if any(s != "ok" for _, s, _ in res):
+    if any(s == "failed" for _, s, _ in res):
+        raise typer.Exit(1)
+
+
+def _plain_line(msg: str) -> None:
+    err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
+
+def _parse_sbatch(items: List[str]) -> dict:
+    """``["account=abc", "exclusive"]`` → ``{"account": "abc", "exclusive": True}`` (#SBATCH options)."""
+    from lteval.errors import UsageError
+
+    out = {}
+    for it in items:
+        key, eq, value = it.partition("=")
+        key = key.strip().lstrip("-")
+        if not key:
+            raise UsageError(f"--sbatch {it!r}: expected KEY=VALUE, e.g. --sbatch account=abc")
+        out[key] = value.strip() if eq else True
+    return out
+
+
+def _print_grid_status(names, combos, *, data, preset, out, overrides, as_json) -> None:
+    """The table (or JSON) of ``lteval baseline grid --status``; exit code 1 when a member failed."""
+    from rich.markup import escape
+
+    from lteval.commands._tables import Col, print_table
+    from lteval.grid.status import grid_status, summary_line
+
+    rows = grid_status(names, combos, data=data, preset=preset, out=out, overrides=overrides)
+    if as_json:
+        console.print_json(json.dumps({"summary": summary_line(rows), "members": [r.to_dict() for r in rows]}))
+    else:
+        print_table(console, f"grid status: {summary_line(rows)}",
+                    [Col("member", "left", name=True), Col("state", "left"),
+                     Col("detail", "left", wrap=True, drop=1), Col("run directory", "left", wrap=True, drop=2)],
+                    [[escape(r.member), r.state, escape(r.detail), escape(r.run_dir)] for r in rows])
+        for r in rows:
+            if r.state == "failed":
+                err_console.print(f"{escape(r.member)}: {escape(r.error or r.detail)}", highlight=False,
+                                  soft_wrap=True)
+                if r.log:
+                    err_console.print(f"  log: {escape(r.log)}", highlight=False, soft_wrap=True)
+    if any(r.state == "failed" for r in rows):
         raise typer.Exit(1)
 
 
