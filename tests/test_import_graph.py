@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lteval"
 #: top-level module); ``lteval`` itself is the package's ``__init__`` (the ``lteval.score`` /
 #: ``lteval.compare`` facade) and ``__version__`` the constant every layer may read.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "__version__", "registry"),  # the LtevalError family; the registry idiom
+    ("errors", "__version__", "registry", "_lazy"),  # error family; registry idiom; lazy names
     ("tasks",),                    # classes + ID column
     ("io",),                       # CSV readers/writers, metadata joins, atomic writes
     ("metrics", "thresholds"),     # pure numpy over (n, C) arrays; threshold rules
@@ -50,8 +50,6 @@ MAX_MODULE_LINES = 750
 #: Today's over-long functions and modules (issue 14 names them; their owners shorten them). A
 #: listed item that is no longer too long fails, so that the list only shrinks.
 LONG_ALLOWED: set[str] = {
-    "lteval/submission/validate.py",                    # 887 lines
-    "lteval/submission/validate.py::_CsvChecker._header",  # 139 lines
     "lteval/data/render.py",                            # 797 lines
     "lteval/calibration/_logistic.py::fit_logistic",    # 127 lines
     "lteval/report/model.py::build_model",              # 194 lines
