@@ -88,11 +88,10 @@ def render_html(model: dict[str, Any]) -> str:
 
 
 def _progress_bar(total: int, enabled: bool):
-    import os
-    import sys
 
-    if not enabled or total == 0 or os.environ.get("LTEVAL_NO_PROGRESS") == "1" \
-            or not sys.stderr.isatty():
+    from lteval.io.progress import progress_enabled
+
+    if not progress_enabled(enabled) or total == 0:
         return None, None
     from rich.progress import Progress
 

@@ -50,6 +50,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lteval.errors import ConfigError
 from lteval.io.atomic import write_text_atomic
+from lteval.io.progress import progress_enabled
+from lteval.metrics.figures import group_name, headline_keys
 from lteval.train import rundir as rd
 from lteval.train.checkpointer import Checkpointer
 from lteval.train.config import TrainConfig
@@ -158,11 +160,6 @@ def _train_loader(cfg: TrainConfig, data: RunData, parts: RunParts, st: "TrainSt
 
 
 # ----------------------------------------------------------------------------- logging
-
-def _use_progress(progress: bool) -> bool:
-    return (bool(progress) and os.environ.get("LTEVAL_NO_PROGRESS", "") not in ("1", "true")
-            and sys.stderr.isatty())
-
 
 class _Log:
     """Epoch lines on stderr (rank 0), plus a rich progress bar when on a TTY."""
@@ -424,8 +421,8 @@ def predict_and_finish(run: Run, st: TrainState, t_start: float) -> None:
         if main:
             sc = write_split(run.run_dir, split, ids, logits, run.data.source.task, y)
             if sc is not None:
-                summary[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
-                summary[split].update({f"{g}_mAP": v["mAP"] for g, v in sc.get("groups", {}).items()})
+                summary[split] = {k: sc["overall"][k] for k in headline_keys()}
+                summary[split].update({group_name(g, "mAP"): v["mAP"] for g, v in sc.get("groups", {}).items()})
     if main:
         rd.write_done(run.run_dir, {"best_epoch": st.best_epoch, "best_step": st.best_step,
                                     "best_val_mAP": _finite(st.best), "best_drw_active": bool(st.best_drw_active),
@@ -444,7 +441,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, state: str = "new", progress
     dist = init_distributed()
     t_start = time.time()
     dev = settings(cfg, run_device(dist.local_rank if dist.enabled else None), dist.world_size)
-    log = _Log(dist.is_main and progress, _use_progress(progress))
+    log = _Log(dist.is_main and progress, progress_enabled(progress))
     try:
         run, st = setup(cfg, run_dir, state=state, dist=dist, dev=dev, log=log, progress=progress)
         while st.epoch < cfg.epochs and not st.stopped_early:
