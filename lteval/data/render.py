@@ -26,7 +26,7 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def expose(cv: Canvas, anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    """Attenuation → 8-bit film: contrast, gamma, blur, noise, quantisation."""
+    """Attenuation → 8-bit film: contrast, gamma, blur, noise, quantisation; uint8 ``(size, size)``."""
     A = cv.A + anat.marking_gain * cv.M * cv.keep
     img = anat.contrast * (A - 0.05) * 1.15 + 0.08 + anat.brightness
     img = np.clip(img, 0, 1) ** anat.gamma

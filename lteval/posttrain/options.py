@@ -73,13 +73,17 @@ class StageOptions:
         return opts.to_dict()
 
 
-def _check_schedule(opts) -> None:
-    if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
-        raise ConfigError(f"{opts.stage}: epochs and batch_size must be >= 1 and lr > 0")
+class _TrainedOptions(StageOptions):
+    """Options of a stage that trains (has ``epochs``, ``batch_size``, ``lr``)."""
+
+    def validate(self) -> None:
+        """epochs, batch_size >= 1 and lr > 0."""
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError(f"{self.stage}: epochs and batch_size must be >= 1 and lr > 0")
 
 
 @dataclass
-class CRTOptions(StageOptions):
+class CRTOptions(_TrainedOptions):
     """cRT: a new linear classifier on the frozen backbone (units: epochs, images, learning rate)."""
 
     stage: ClassVar[str] = "crt"
@@ -94,10 +98,6 @@ class CRTOptions(StageOptions):
     min_lr_ratio: float = 0.0
     augment: bool = False            # False: features computed once; True: per batch from augmented images
     seed: int = 0
-
-    def validate(self) -> None:
-        """epochs, batch_size >= 1 and lr > 0."""
-        _check_schedule(self)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class TauOptions(StageOptions):
 
 
 @dataclass
-class LWSOptions(StageOptions):
+class LWSOptions(_TrainedOptions):
     """LWS: per-class scales of the classifier trained on the train split (only they train)."""
 
     stage: ClassVar[str] = "lws"
@@ -133,10 +133,6 @@ class LWSOptions(StageOptions):
     images_per_epoch: int = 0
     sampler: str = "class_aware"
     seed: int = 0
-
-    def validate(self) -> None:
-        """epochs, batch_size >= 1 and lr > 0."""
-        _check_schedule(self)
 
 
 @dataclass

@@ -99,18 +99,19 @@ def parse_name(name: str) -> tuple[str, tuple[str, ...]]:
     base, stages = parts[0], tuple(parts[1:])
     if not base:
         raise UsageError(f"{name!r}: missing the baseline name before the first '+'")
+    order = STAGE_REGISTRY.names()
     seen = []
     for s in stages:
         STAGE_REGISTRY.resolve(s, where=name)
         if s in seen:
             raise UsageError(f"stage {s!r} appears twice in {name!r}")
-        if seen and STAGES.index(s) < STAGES.index(seen[-1]):
-            raise UsageError(f"{name!r}: stages must come in the order {'+'.join(STAGES)} (classifier stages, "
+        if seen and order.index(s) < order.index(seen[-1]):
+            raise UsageError(f"{name!r}: stages must come in the order {'+'.join(order)} (classifier stages, "
                              "then TTA, then gating, then calibration)")
         seen.append(s)
     for s in seen:
         other = STAGE_REGISTRY.entry(s).exclusive
-        if other in seen and STAGES.index(s) < STAGES.index(other):
+        if other in seen and order.index(s) < order.index(other):
             raise UsageError(f"{name!r}: choose one of {s!r} and {other!r} (both rescale the classifier)")
     return base, stages
 
@@ -120,7 +121,7 @@ def split_overrides(overrides: dict | None) -> tuple[dict, dict[str, dict]]:
     base, stages = {}, {}
     for k, v in (overrides or {}).items():
         head, dot, rest = str(k).partition(".")
-        if dot and head in STAGES:
+        if dot and head in STAGE_REGISTRY:
             if not rest:
                 raise ConfigError(f"--set {k}=...: expected {head}.<option>")
             stages.setdefault(head, {})[rest] = v

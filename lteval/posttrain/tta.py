@@ -118,6 +118,7 @@ def parse_tta(spec: str | list[str] | tuple[str, ...] | None = None) -> list[Tra
 
 
 def describe_tta(transforms: list[Transform]) -> list[str]:
+    """The spec item of each transform, e.g. ``["identity", "scale@1.08"]``."""
     return [t.name for t in transforms]
 
 
