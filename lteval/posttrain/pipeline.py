@@ -10,7 +10,9 @@
    the base run's, where known), ``scores/<split>.json`` (``lteval.score``) and ``DONE``; a finished
    stage made with the same options is reused, so only missing stages run.
 
-Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclusive):
+Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclusive), each one entry of
+:data:`lteval.posttrain.stages.STAGE_REGISTRY` (summary, options dataclass of
+:mod:`lteval.posttrain.options`, run):
 
 - ``crt``   classifier re-training on the frozen backbone (class-aware sampling, own schedule)
 - ``tau``   τ-normalisation of the current classifier (τ chosen on ``val``)
