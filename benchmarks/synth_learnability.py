@@ -46,7 +46,8 @@ def balanced_labels(n_pos: int, rng: np.random.Generator, findings_per_image: fl
 
 
 def _render_rows(args) -> np.ndarray:
-    from lteval.data.render import render, sample_patient
+    from lteval.data.anatomy import sample_patient
+    from lteval.data.render import render
 
     y, size, seed, lo = args
     out = np.empty((len(y), size, size), np.uint8)

@@ -394,7 +394,7 @@ def test_torch_free_specs_are_what_the_implementations_accept():
         assert (len(params) > 1 and params[1].name == "n_samples") == spec.needs_n_samples, name
         kw = params[2 if spec.needs_n_samples else 1:]
         assert [(p.name, p.default) for p in kw] == list(spec.params), name
-        assert info.spec is spec and info.summary == spec.summary and info.eval_logits == spec.eval_logits
+        assert info is spec and info.summary == spec.summary and info.eval_logits == spec.eval_logits
         for k in spec.defaults:  # every spec parameter is accepted by create_loss ...
             n = {"n_samples": 1000} if spec.needs_n_samples else {}
             create_loss(name, [10, 100, 500], **n, **{k: spec.defaults[k]})
@@ -405,8 +405,7 @@ def test_torch_free_specs_are_what_the_implementations_accept():
 def test_register_loss_refuses_a_factory_that_drifts_from_its_spec(monkeypatch):
     from lteval.train import loss_specs, losses
 
-    monkeypatch.setattr(loss_specs, "_SPECS", dict(loss_specs._SPECS))
-    monkeypatch.setattr(losses, "_FACTORIES", dict(losses._FACTORIES))
+    monkeypatch.setattr(loss_specs.LOSSES, "_entries", dict(loss_specs.LOSSES._entries))
     with pytest.raises(TypeError, match="loss_specs says"):
         @losses.register_loss("focal")
         def _bad(class_counts, gamma: float = 3.0, alpha: float | None = None):  # default differs

@@ -16,15 +16,19 @@ import numpy as np
 from lteval.calibration._arrays import check_input_kind, check_kind_scores, informative, to_probs
 from lteval.errors import InputError, UsageError
 from lteval.metrics._validation import check_labels
+from lteval.registry import Registry
 
-#: Registered calibrators: method name -> class (filled by :func:`register`).
-REGISTRY: dict[str, type["Calibrator"]] = {}
+#: Registered calibrators: method name -> class (filled by :func:`register`), in listing order.
+REGISTRY = Registry("calibration method", error=UsageError,
+                    unknown="unknown {kind} {name!r}{hint}; choose one of {choices}")
 
 
 def register(cls: type["Calibrator"]) -> type["Calibrator"]:
-    """Class decorator: make ``cls`` available under ``cls.method``."""
-    REGISTRY[cls.method] = cls
-    return cls
+    """Class decorator: make ``cls`` available under ``cls.method`` (summary: its docstring's
+    first line; ``monotone`` and ``per_class`` as metadata)."""
+    summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    return REGISTRY.register(cls.method, cls, summary=summary, paper="-", monotone=cls.monotone,
+                             per_class=cls.per_class)
 
 
 class Calibrator:
@@ -196,12 +200,8 @@ def create_calibrator(method: str, input: str = "probs", **options) -> Calibrato
     >>> create_calibrator("histogram", input="probs", n_bins=10)
     HistogramBinning(input='probs', n_bins=10, strategy='uniform')
     """
-    from lteval.errors import did_you_mean
-
-    if method not in REGISTRY:
-        raise UsageError(f"unknown calibration method {method!r}{did_you_mean(method, REGISTRY)}; "
-                         f"choose one of {', '.join(REGISTRY)}")
+    cls = REGISTRY.lookup(method)
     try:
-        return REGISTRY[method](input=input, **options)
+        return cls(input=input, **options)
     except TypeError as e:
         raise UsageError(f"bad option for method {method!r}: {e}") from None

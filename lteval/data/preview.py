@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lteval.data.render import CLASSES, render, sample_patient
+from lteval.data.anatomy import sample_patient
+from lteval.data.render import CLASSES, render
 
 
 def finding_tiles(size: int = 96, seed: int = 0, severity: float = 0.8, test_shift: float = 0.0) -> list[np.ndarray]:
@@ -14,7 +15,7 @@ def finding_tiles(size: int = 96, seed: int = 0, severity: float = 0.8, test_shi
 
     ``test_shift`` > 0 draws the film as the test split's second centre would.
     """
-    from lteval.data.render import center_look
+    from lteval.data.anatomy import center_look
 
     patient = sample_patient(np.random.default_rng([seed, 1]))
     center = center_look(test_shift) if test_shift > 0 else None

@@ -224,7 +224,8 @@ def _floor(split: str, m: int, min_eval_positives: int) -> int:
 
 def _plan(n: dict[str, int], seed: int, test_shift: float, min_eval_positives: int) -> list[_Split]:
     """Labels, IDs, patients and dates for every split (all in this process, from ``seed``)."""
-    from lteval.data.render import PATIENT_KEYS, center_look, sample_patient
+    from lteval.data.anatomy import center_look, sample_patient
+    from lteval.data.render import PATIENT_KEYS
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1000] + ([GENERATOR_VERSION] if GENERATOR_VERSION > 1 else [])))
     total = sum(n.values())

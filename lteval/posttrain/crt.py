@@ -39,6 +39,7 @@ from torch import nn
 
 from lteval.errors import ConfigError, UsageError
 from lteval.train.device import autocast_context
+from lteval.posttrain.options import CRTOptions, LWSOptions
 
 __all__ = ["StageHead", "StagedModel", "CRTConfig", "LWSConfig", "pre_logits", "classifier_heads",
            "extract_features", "head_logits", "affine_of", "train_crt", "tau_normalize", "select_tau",
@@ -230,21 +231,11 @@ def head_logits(head: StageHead, features: torch.Tensor, *, batch_size: int = 40
 # --------------------------------------------------------------------------- training a head
 
 @dataclass
-class CRTConfig:
-    """cRT settings (its own schedule; units: epochs, images, optimiser steps)."""
+class CRTConfig(CRTOptions):
+    """cRT settings: the stage's options (:class:`lteval.posttrain.options.CRTOptions`, where the
+    defaults are) plus the loss's parameters (units: epochs, images, optimiser steps)."""
 
-    epochs: int = 10
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 256
-    images_per_epoch: int = 0        # 0 = the size of the training split
-    sampler: str = "class_aware"
-    loss: str = "bce"
     loss_kwargs: dict = field(default_factory=dict)   # the loss's parameters (docs/losses.md)
-    warmup_epochs: float = 0.0
-    min_lr_ratio: float = 0.0
-    augment: bool = False            # False: features computed once; True: per batch from augmented images
-    seed: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -255,15 +246,8 @@ class CRTConfig:
 
 
 @dataclass
-class LWSConfig:
-    """LWS settings (only the per-class scales train)."""
-
-    epochs: int = 5
-    lr: float = 1e-2
-    batch_size: int = 256
-    images_per_epoch: int = 0
-    sampler: str = "class_aware"
-    seed: int = 0
+class LWSConfig(LWSOptions):
+    """LWS settings (only the per-class scales train; defaults: :class:`lteval.posttrain.options.LWSOptions`)."""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,13 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lteval.errors import InputError, OutputExistsError, UsageError, did_you_mean
+from lteval.errors import InputError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
 from lteval.posttrain.calib_stage import SPLITS, logit, sigmoid, write_stage_split
+from lteval.registry import Registry
 
-__all__ = ["ensemble", "merge_scores", "MERGES", "member_label_file"]
+__all__ = ["ensemble", "merge_scores", "MERGES", "MERGE_REGISTRY", "member_label_file"]
 
-MERGES = ("logits", "probs", "rank")
+#: How member scores are merged: name -> ``merge(arrays, w) -> (probs, logits)``, each (n, C) float64,
+#: ``arrays`` the members' (n, C) logits (``"logits"``) or probabilities, ``w`` (k,) weights summing to 1.
+MERGE_REGISTRY = Registry("merge", error=UsageError)
 
 
 def _check_weights(weights, k: int) -> np.ndarray:
@@ -59,30 +62,44 @@ def merge_scores(arrays, weights=None, merge: str = "logits") -> tuple[np.ndarra
 
     Returns ``(probs, logits)`` (n, C) float64 — for ``"rank"`` the merged rank score and its logit.
     """
-    if merge not in MERGES:
-        raise UsageError(f"unknown merge {merge!r}{did_you_mean(merge, MERGES)}; choose one of: {', '.join(MERGES)}")
+    fn = MERGE_REGISTRY.lookup(merge)
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     if not arrays:
         raise UsageError("an ensemble needs at least one run")
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays):
         raise InputError(f"ensemble members have different shapes: {[a.shape for a in arrays]}")
-    w = _check_weights(weights, len(arrays))
-    if merge == "logits":
-        z = arrays[0] * w[0] if len(arrays) > 1 else arrays[0].copy()
-        for wi, a in zip(w[1:], arrays[1:]):
-            z += wi * a
-        return sigmoid(z), z
-    if merge == "probs":
-        p = arrays[0] * w[0] if len(arrays) > 1 else arrays[0].copy()
-        for wi, a in zip(w[1:], arrays[1:]):
-            p += wi * a
-        return p, logit(p)
+    return fn(arrays, _check_weights(weights, len(arrays)))
+
+
+@MERGE_REGISTRY.register("logits", summary="weighted mean of the members' logits")
+def _merge_logits(arrays, w):
+    z = arrays[0] * w[0] if len(arrays) > 1 else arrays[0].copy()
+    for wi, a in zip(w[1:], arrays[1:]):
+        z += wi * a
+    return sigmoid(z), z
+
+
+@MERGE_REGISTRY.register("probs", summary="weighted mean of the members' probabilities")
+def _merge_probs(arrays, w):
+    p = arrays[0] * w[0] if len(arrays) > 1 else arrays[0].copy()
+    for wi, a in zip(w[1:], arrays[1:]):
+        p += wi * a
+    return p, logit(p)
+
+
+@MERGE_REGISTRY.register("rank", summary="weighted mean of the members' per-class average ranks, in (0, 1)")
+def _merge_rank(arrays, w):
+    shape = arrays[0].shape
     n = shape[0]
     r = np.zeros(shape)
     for wi, a in zip(w, arrays):
         r += wi * (_avg_rank(a) - 0.5) / n
     return r, logit(r)
+
+
+#: Merge names, in the order they are listed.
+MERGES = tuple(MERGE_REGISTRY)
 
 
 def _read_json(p: Path) -> dict:
@@ -136,8 +153,7 @@ def ensemble(run_dirs, out, *, weights=None, merge: str = "logits", splits=None,
     from lteval.io.tables import read_predictions
     from lteval.tasks import get_task
 
-    if merge not in MERGES:
-        raise UsageError(f"unknown merge {merge!r}{did_you_mean(merge, MERGES)}; choose one of: {', '.join(MERGES)}")
+    MERGE_REGISTRY.resolve(merge)
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         raise UsageError("give at least one run directory")

@@ -10,7 +10,9 @@
    the base run's, where known), ``scores/<split>.json`` (``lteval.score``) and ``DONE``; a finished
    stage made with the same options is reused, so only missing stages run.
 
-Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclusive):
+Stages (``STAGES``, in this order; each at most once; ``tau`` and ``lws`` exclusive), each one entry of
+:data:`lteval.posttrain.stages.STAGE_REGISTRY` (summary, options dataclass of
+:mod:`lteval.posttrain.options`, run):
 
 - ``crt``   classifier re-training on the frozen backbone (class-aware sampling, own schedule)
 - ``tau``   τ-normalisation of the current classifier (τ chosen on ``val``)
@@ -37,61 +39,36 @@ import tempfile
 import time
 from pathlib import Path
 
-from lteval.errors import ConfigError, OutputExistsError, UsageError, did_you_mean
+from lteval.errors import ConfigError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
+from lteval.posttrain.stages import STAGE_REGISTRY
 
 __all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
            "run_stages", "stage_dir", "run_grid", "COMBOS", "all_combos", "parse_combos"]
 
-STAGES = ("crt", "tau", "lws", "tta", "gate", "calib")
-_CLASSIFIER = ("crt", "tau", "lws")
-_EXCLUSIVE = (("tau", "lws"),)
+#: Stage names in pipeline order (the registry :data:`lteval.posttrain.stages.STAGE_REGISTRY`).
+STAGES = tuple(STAGE_REGISTRY)
 
 #: Post-training chains covered by ``lteval baseline grid --post`` by default.
 COMBOS = ("", "crt", "tta", "calib", "crt+tta", "crt+calib", "tta+calib", "crt+tta+calib")
 
-_SUMMARY = {
-    "crt": "classifier re-training: frozen backbone (eval mode, statistics frozen), new linear classifier, "
-           "class-aware sampling, own schedule (Kang et al. 2020)",
-    "tau": "tau-normalisation of the classifier's class vectors, tau chosen on val (Kang et al. 2020); "
-           "per-class affine: moves F1/ECE, not mAP",
-    "lws": "learnable per-class weight scaling on the train split (Kang et al. 2020); per-class affine: "
-           "moves F1/ECE, not mAP",
-    "tta": "test-time augmentation: identity, small zooms and shifts (no flip by default), logits averaged",
-    "gate": "Normal gating: p_c * (1 - alpha * p_Normal) for every finding c, alpha in [0, 1] maximising "
-            "calib mAP (grid 0.01, refined 0.0005); Normal unchanged",
-    "calib": "calibration + per-class thresholds fitted on the run's calib split only, applied to all splits",
-}
 
-
-def _defaults() -> dict[str, dict]:
-    from lteval.posttrain.calib_stage import DEFAULT_METHOD, DEFAULT_THRESHOLDS
-    from lteval.posttrain.tta import DEFAULT_TTA
-
-    # defaults spelled out here (not imported from crt.py) so listing them does not import torch
-    return {
-        "crt": {"epochs": 30, "lr": 1e-2, "weight_decay": 1e-4, "batch_size": 256, "images_per_epoch": 0,
-                "sampler": "class_aware", "loss": "bce", "warmup_epochs": 0.0, "min_lr_ratio": 0.0,
-                "augment": False, "seed": 0},
-        "tau": {"tau": "auto", "bias": "drop"},
-        "lws": {"epochs": 5, "lr": 1e-2, "batch_size": 256, "images_per_epoch": 0, "sampler": "class_aware",
-                "seed": 0},
-        "tta": {"transforms": DEFAULT_TTA, "merge": "logits"},
-        "gate": {"alpha": "auto", "normal": "Normal"},
-        "calib": {"method": DEFAULT_METHOD, "thresholds": DEFAULT_THRESHOLDS},
-    }
+def _slots() -> list[tuple[str, ...]]:
+    """The chain's positions in order, each ``("", stage, ...)``: mutually exclusive stages share one."""
+    slots: list[list[str]] = []
+    for e in STAGE_REGISTRY.entries():
+        if slots and e.exclusive and e.exclusive in slots[-1]:
+            slots[-1].append(e.name)
+        else:
+            slots.append(["", e.name])
+    return [tuple(s) for s in slots]
 
 
 def all_combos() -> list[str]:
     """Every valid chain ("" = the base run alone): crt? (tau|lws)? tta? gate? calib? — 48 in all."""
-    out = []
-    for crt in ("", "crt"):
-        for scale in ("", "tau", "lws"):
-            for tta in ("", "tta"):
-                for gate in ("", "gate"):
-                    for cal in ("", "calib"):
-                        out.append("+".join(s for s in (crt, scale, tta, gate, cal) if s))
-    return out
+    import itertools
+
+    return ["+".join(s for s in combo if s) for combo in itertools.product(*_slots())]
 
 
 def parse_combos(text: str | None) -> list[str]:
@@ -114,8 +91,8 @@ def parse_combos(text: str | None) -> list[str]:
 
 def list_stages() -> list[dict]:
     """``[{"name", "summary", "options": {key: default}}]`` for every stage, in pipeline order."""
-    d = _defaults()
-    return [{"name": s, "summary": _SUMMARY[s], "options": dict(d[s])} for s in STAGES]
+    return [{"name": e.name, "summary": e.summary, "options": e.options().to_dict()}
+            for e in STAGE_REGISTRY.entries()]
 
 
 def parse_name(name: str) -> tuple[str, tuple[str, ...]]:
@@ -124,20 +101,20 @@ def parse_name(name: str) -> tuple[str, tuple[str, ...]]:
     base, stages = parts[0], tuple(parts[1:])
     if not base:
         raise UsageError(f"{name!r}: missing the baseline name before the first '+'")
+    order = STAGE_REGISTRY.names()
     seen = []
     for s in stages:
-        if s not in STAGES:
-            raise UsageError(f"unknown post-training stage {s!r} in {name!r}{did_you_mean(s, STAGES)}; "
-                             f"stages: {', '.join(STAGES)}")
+        STAGE_REGISTRY.resolve(s, where=name)
         if s in seen:
             raise UsageError(f"stage {s!r} appears twice in {name!r}")
-        if seen and STAGES.index(s) < STAGES.index(seen[-1]):
-            raise UsageError(f"{name!r}: stages must come in the order {'+'.join(STAGES)} (classifier stages, "
+        if seen and order.index(s) < order.index(seen[-1]):
+            raise UsageError(f"{name!r}: stages must come in the order {'+'.join(order)} (classifier stages, "
                              "then TTA, then gating, then calibration)")
         seen.append(s)
-    for a, b in _EXCLUSIVE:
-        if a in seen and b in seen:
-            raise UsageError(f"{name!r}: choose one of {a!r} and {b!r} (both rescale the classifier)")
+    for s in seen:
+        other = STAGE_REGISTRY.entry(s).exclusive
+        if other in seen and order.index(s) < order.index(other):
+            raise UsageError(f"{name!r}: choose one of {s!r} and {other!r} (both rescale the classifier)")
     return base, stages
 
 
@@ -146,7 +123,7 @@ def split_overrides(overrides: dict | None) -> tuple[dict, dict[str, dict]]:
     base, stages = {}, {}
     for k, v in (overrides or {}).items():
         head, dot, rest = str(k).partition(".")
-        if dot and head in STAGES:
+        if dot and head in STAGE_REGISTRY:
             if not rest:
                 raise ConfigError(f"--set {k}=...: expected {head}.<option>")
             stages.setdefault(head, {})[rest] = v
@@ -155,82 +132,9 @@ def split_overrides(overrides: dict | None) -> tuple[dict, dict[str, dict]]:
     return base, stages
 
 
-def _coerce(stage: str, key: str, value, default):
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        s = str(value).strip().lower()
-        if s in ("1", "true", "yes", "on"):
-            return True
-        if s in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{stage}.{key} expects true or false, got {value!r}")
-    try:
-        if isinstance(default, int):
-            f = float(value)
-            if not f.is_integer():
-                raise ValueError
-            return int(f)
-        if isinstance(default, float):
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{stage}.{key} expects {type(default).__name__}, got {value!r}") from None
-    return str(value)
-
-
 def stage_options(stage: str, given: dict | None = None) -> dict:
     """The resolved options of ``stage``: defaults updated by ``given`` (validated, coerced)."""
-    d = _defaults()[stage]
-    out = dict(d)
-    for k, v in (given or {}).items():
-        if k not in d:
-            raise ConfigError(f"unknown option {stage}.{k}{did_you_mean(k, list(d))}; "
-                              f"{stage} options: {', '.join(d)}")
-        out[k] = _coerce(stage, k, v, d[k])
-    if stage == "tau" and out["tau"] != "auto":
-        try:
-            t = float(out["tau"])
-        except ValueError:
-            raise ConfigError(f"tau.tau must be 'auto' or a number >= 0, got {out['tau']!r}") from None
-        if not t >= 0:
-            raise ConfigError(f"tau.tau must be 'auto' or a number >= 0, got {out['tau']!r}")
-        out["tau"] = t
-    if stage == "tau" and out["bias"] not in ("drop", "scale"):
-        raise ConfigError(f"tau.bias must be 'drop' or 'scale', got {out['bias']!r}")
-    if stage == "tta":
-        from lteval.posttrain.tta import MERGES, _MERGE_ALIASES, parse_tta
-
-        parse_tta(out["transforms"])
-        m = _MERGE_ALIASES.get(out["merge"], out["merge"])
-        if m not in MERGES:
-            raise ConfigError(f"tta.merge must be one of {', '.join(MERGES)}, got {out['merge']!r}")
-        out["merge"] = m
-    if stage == "gate" and str(out["alpha"]).strip().lower() != "auto":
-        try:
-            a = float(out["alpha"])
-        except ValueError:
-            a = float("nan")
-        if not 0.0 <= a <= 1.0:
-            raise ConfigError(f"gate.alpha must be 'auto' or a number in [0, 1], got {out['alpha']!r}")
-        out["alpha"] = a
-    if stage == "calib":
-        from lteval.calibration import METHODS
-        from lteval.thresholds import parse_strategy
-
-        if out["method"] not in METHODS:
-            raise ConfigError(f"calib.method {out['method']!r} is not a calibration method"
-                              f"{did_you_mean(out['method'], METHODS)}; choose one of: {', '.join(METHODS)}")
-        if out["thresholds"] in ("", "none"):
-            out["thresholds"] = "none"
-        else:
-            parse_strategy(out["thresholds"])
-            if out["thresholds"] == "prevalence":
-                raise ConfigError("calib.thresholds=prevalence is not available in the pipeline (use f1, global, "
-                                  "precision@X, recall@X or fixed@X)")
-    if stage in ("crt", "lws"):
-        if out["epochs"] < 1 or out["batch_size"] < 1 or out["lr"] <= 0:
-            raise ConfigError(f"{stage}: epochs and batch_size must be >= 1 and lr > 0")
-    return out
+    return STAGE_REGISTRY.entry(stage, where=stage).options.resolve(given)
 
 
 def stage_dir(run_dir: str | Path, stages) -> Path:
@@ -271,12 +175,14 @@ def run_pipeline(name: str, *, data: str = "synth", preset: str = "smoke", out: 
     if unused and strict:
         raise ConfigError(f"--set {unused[0]}.… given but {name!r} has no {unused[0]!r} stage")
     opts = {s: stage_options(s, st_ov.get(s)) for s in stages}  # validate before training anything
-    if "gate" in stages:  # the task must have the Normal class: say so before training
-        from lteval.posttrain.gate import normal_index
+    checks = [(s, STAGE_REGISTRY.entry(s).preflight) for s in stages if STAGE_REGISTRY.entry(s).preflight]
+    if checks:  # task-dependent checks (e.g. the gate's Normal class): say so before training
         from lteval.tasks import get_task
         from lteval.train.baselines import resolve
 
-        normal_index(get_task(resolve(base, preset, base_ov, data=data).task).classes, opts["gate"]["normal"])
+        classes = get_task(resolve(base, preset, base_ov, data=data).task).classes
+        for s, check in checks:
+            check(classes, opts[s])
     run_dir = run_baseline(base, data=data, preset=preset, out=out, overrides=base_ov, resume=True,
                            progress=progress)
     if not stages:
@@ -312,7 +218,7 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
             stored = _read_json(sdir / "config.json") if (sdir / "config.json").is_file() else {}
             if done and stored.get("options_hash") == h:
                 log(f"post/{'+'.join(chain)}: finished stage reused")
-                if st in _CLASSIFIER:
+                if STAGE_REGISTRY.entry(st).classifier:
                     head = ctx.load_head(sdir)
                 last = sdir
                 continue
@@ -327,7 +233,7 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
         tmp = Path(tempfile.mkdtemp(prefix=f".{'+'.join(chain)}.", suffix=".tmp", dir=_mkdir(sdir.parent)))
         try:
             prev = stage_dir(run_dir, stages[:i]) if i else run_dir
-            info, head = _run_one(st, ctx, options[st], tmp, prev, head)
+            info, head = STAGE_REGISTRY.entry(st).run(ctx, options[st], tmp, prev, head)
             cfg = {**{k: base_cfg.get(k) for k in ("task", "backbone", "baseline_backbone", "loss", "head",
                                                       "preset", "seed", "image_size", "data")},
                    "name": f"{run_dir.name}+{'+'.join(chain)}", "stage": st, "chain": "+".join(chain),
@@ -371,74 +277,7 @@ def run_grid(names, combos=COMBOS, **kw) -> list[tuple[str, str, str]]:
     return results
 
 
-# ----------------------------------------------------------------------------- stages
-
-def _run_one(st: str, ctx: "_Context", opts: dict, out: Path, prev: Path, head):
-    """Run stage ``st`` into ``out``; returns ``(info, current head)``."""
-    if st == "calib":
-        from lteval.posttrain.calib_stage import calib_stage
-
-        thr = None if opts["thresholds"] == "none" else opts["thresholds"]
-        info = calib_stage(prev, ctx.run_dir, out, task=ctx.task, method=opts["method"], thresholds=thr)
-        return info, head
-    if st == "gate":
-        from lteval.posttrain.gate import gate_stage
-
-        return gate_stage(prev, ctx.run_dir, out, task=ctx.task, alpha=opts["alpha"], normal=opts["normal"]), head
-    import torch
-
-    from lteval.posttrain import crt as C
-
-    if st == "crt":
-        cfg = C.CRTConfig.from_dict(opts)
-        y = ctx.labels("train")
-        if cfg.augment:
-            train = ctx.dataset("train", augment=True)
-        else:
-            train = ctx.features("train")
-        new, log = C.train_crt(ctx.model, train, y, cfg, device=ctx.device, amp_dtype=ctx.amp_dtype)
-        info = {"train_images": int(len(y)), "steps": log["steps"],
-                "final_loss": log["epochs"][-1]["loss"] if log["epochs"] else None}
-        ctx.save_head(new, out)
-        ctx.write_from_head(new, out)
-        return info, new
-    cur = head if head is not None else ctx.base_head()
-    if st == "tau":
-        if opts["tau"] == "auto":
-            tau, table = C.select_tau(cur, ctx.features("val"), ctx.labels("val"), bias=opts["bias"])
-            info = {"tau": tau, "selected_on": "val", "criterion": "macro-F1 at 0.5", "search": table}
-        else:
-            tau, info = float(opts["tau"]), {"tau": float(opts["tau"])}
-        new = C.tau_normalize(cur, tau, bias=opts["bias"])
-        if all(not isinstance(h, torch.nn.Linear) for h in new.heads):
-            info["note"] = "cosine classifier: tau-normalisation is a no-op"
-        ctx.save_head(new, out)
-        ctx.write_from_head(new, out)
-        return info, new
-    if st == "lws":
-        new, log = C.train_lws(cur, ctx.features("train"), ctx.labels("train"), C.LWSConfig.from_dict(opts))
-        info = {"steps": log["steps"], "nonpositive_scales": log["nonpositive_scales"],
-                "scales": [float(v) for v in new.lws.detach().cpu()]}
-        ctx.save_head(new, out)
-        ctx.write_from_head(new, out)
-        return info, new
-    if st == "tta":
-        from lteval.posttrain.tta import describe_tta, parse_tta, tta_predict
-
-        tfs = parse_tta(opts["transforms"])
-        if head is None:  # the run's own model: the identity TTA reproduces its predictions exactly
-            model, to_logits = ctx.model, ctx.loss.to_logits
-        else:
-            model, to_logits = C.StagedModel(ctx.model, head.to(ctx.device)).eval(), None
-        for split in ctx.out_splits():
-            ids, z = tta_predict(model, ctx.loader(split), tfs, merge=opts["merge"], to_logits=to_logits,
-                                 device=ctx.device, amp_dtype=ctx.amp_dtype)
-            ctx.check_ids(split, ids)
-            ctx.write(out, split, ids, z)
-        return {"transforms": describe_tta(tfs), "merge": opts["merge"], "forward_passes_per_image": len(tfs),
-                "classifier": "stage" if head is not None else "base"}, head
-    raise UsageError(f"unknown stage {st!r}")  # pragma: no cover
-
+# ----------------------------------------------------------------------------- what the stages read
 
 class _Context:
     """What the model stages need from the base run, loaded lazily: config, data source, model (best

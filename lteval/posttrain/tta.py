@@ -36,14 +36,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from lteval.errors import ConfigError, did_you_mean
+from lteval.registry import Registry
 
-__all__ = ["Transform", "parse_tta", "DEFAULT_TTA", "MERGES", "merge_logits", "apply_transform",
+__all__ = ["Transform", "parse_tta", "DEFAULT_TTA", "MERGES", "MERGE_REGISTRY", "merge_logits", "apply_transform",
            "tta_predict", "describe_tta"]
 
 DEFAULT_TTA = "identity,scale@1.08,scale@0.93,shift@0.04:0.04,shift@-0.04:-0.04"
-MERGES = ("logits", "mean", "max", "gmean")
-_MERGE_ALIASES = {"logit": "logits", "logits-mean": "logits", "probs": "mean", "probs-mean": "mean",
-                  "probs-max": "max", "probs-gmean": "gmean", "geometric": "gmean", "geomean": "gmean"}
+#: How the T outputs of one image are merged (name -> ``merge((T, n, C) logits) -> (n, C) logits``);
+#: the aliases are other spellings accepted for ``merge=``.
+MERGE_REGISTRY = Registry("TTA merge", aliases={
+    "logit": "logits", "logits-mean": "logits", "probs": "mean", "probs-mean": "mean", "probs-max": "max",
+    "probs-gmean": "gmean", "geometric": "gmean", "geomean": "gmean"})
 _KINDS = ("identity", "scale", "shift", "crop5", "hflip")
 
 
@@ -115,6 +118,7 @@ def parse_tta(spec: str | list[str] | tuple[str, ...] | None = None) -> list[Tra
 
 
 def describe_tta(transforms: list[Transform]) -> list[str]:
+    """The spec item of each transform, e.g. ``["identity", "scale@1.08"]``."""
     return [t.name for t in transforms]
 
 
@@ -136,11 +140,8 @@ def apply_transform(x, t: Transform):
 
 
 def _check_merge(merge: str) -> str:
-    m = _MERGE_ALIASES.get(merge, merge)
-    if m not in MERGES:
-        raise ConfigError(f"unknown TTA merge {merge!r}{did_you_mean(merge, MERGES)}; "
-                          f"choose one of: {', '.join(MERGES)}")
-    return m
+    """The registered merge name for ``merge`` or one of its aliases (ConfigError otherwise)."""
+    return MERGE_REGISTRY.resolve(merge)
 
 
 def merge_logits(z, merge: str = "logits") -> np.ndarray:
@@ -149,27 +150,46 @@ def merge_logits(z, merge: str = "logits") -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 3:
         raise ConfigError(f"merge_logits expects (T, n, C) logits, got shape {z.shape}")
+    return MERGE_REGISTRY[m](z)
+
+
+# --------------------------------------------------------------------------- the merges
+# Each maps (T, n, C) float64 logits to (n, C) float64 logits, in log space where it matters.
+
+@MERGE_REGISTRY.register("logits", summary="mean of the logits (the default)")
+def _merge_logits(z: np.ndarray) -> np.ndarray:
+    return z[0].copy() if z.shape[0] == 1 else z.mean(axis=0)
+
+
+@MERGE_REGISTRY.register("mean", summary="mean of the probabilities")
+def _merge_mean(z: np.ndarray) -> np.ndarray:
+    from scipy.special import logsumexp
+
     T = z.shape[0]
-    if T == 1 and m in ("logits", "max"):
-        return z[0].copy()
-    if m == "logits":
-        return z.mean(axis=0)
-    if m == "max":
-        return z.max(axis=0)
     log_p = -np.logaddexp(0.0, -z)        # log sigmoid(z)
     log_q = -np.logaddexp(0.0, z)         # log sigmoid(-z) = log(1 - p)
-    if m == "mean":
-        from scipy.special import logsumexp
+    lp = logsumexp(log_p, axis=0) - math.log(T)
+    lq = logsumexp(log_q, axis=0) - math.log(T)
+    return lp - lq
 
-        lp = logsumexp(log_p, axis=0) - math.log(T)
-        lq = logsumexp(log_q, axis=0) - math.log(T)
-        return lp - lq
-    # gmean: log p = mean log sigmoid(z); log(1 - p) = log(-expm1(log p))
-    lp = log_p.mean(axis=0)
+
+@MERGE_REGISTRY.register("max", summary="maximum probability (= the maximum logit: sigmoid is monotone)")
+def _merge_max(z: np.ndarray) -> np.ndarray:
+    return z[0].copy() if z.shape[0] == 1 else z.max(axis=0)
+
+
+@MERGE_REGISTRY.register("gmean", summary="geometric mean of the probabilities")
+def _merge_gmean(z: np.ndarray) -> np.ndarray:
+    # log p = mean log sigmoid(z); log(1 - p) = log(-expm1(log p))
+    lp = (-np.logaddexp(0.0, -z)).mean(axis=0)
     with np.errstate(divide="ignore"):
         lq = np.log(-np.expm1(lp))
     # lp == 0 exactly only when every sigmoid rounds to 1; fall back to the mean logit there
     return np.where(np.isfinite(lq), lp - lq, z.mean(axis=0))
+
+
+#: Merge names, in the order they are listed.
+MERGES = tuple(MERGE_REGISTRY)
 
 
 def tta_predict(model, loader, transforms: list[Transform] | str | None = "identity", *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lteval.metrics._validation import check_scores
-from lteval.thresholds.base import STRATEGY_HELP, Strategy, Thresholds, parse_strategy
+from lteval.thresholds.base import STRATEGIES, STRATEGY_HELP, Strategy, Thresholds, parse_strategy
 from lteval.thresholds.f1 import f1_thresholds, global_threshold
 from lteval.thresholds.prevalence import prevalence_thresholds
 from lteval.thresholds.target import target_thresholds
@@ -34,24 +34,47 @@ def fit_thresholds(y, scores, strategy: str | Strategy = "f1", *, prevalence=Non
     [0.5, 0.75]
     """
     st = strategy if isinstance(strategy, Strategy) else parse_strategy(strategy)
-    if st.name == "f1":
-        return f1_thresholds(y, scores, fallback=fallback, placement=placement)
-    if st.name == "global":
-        return global_threshold(y, scores, placement=placement)
-    if st.name in ("precision", "recall"):
-        return target_thresholds(y, scores, metric=st.name, target=st.target, fallback=fallback,
-                                 placement=placement)
-    if st.name == "prevalence":
-        if prevalence is None:
-            raise UsageError("the 'prevalence' threshold strategy needs the training prevalence of "
-                             "each class (training labels or counts)")
-        return prevalence_thresholds(scores, prevalence, placement=placement)
-    if st.name == "fixed":
-        s = check_scores(scores, "scores")
-        return Thresholds(st, np.full(s.shape[1], float(st.target)), float(fallback), [], placement,
-                          {}, [])
-    raise UsageError(f"unknown threshold strategy {st}")  # pragma: no cover
+    fit = STRATEGIES.lookup(st.name, help=STRATEGY_HELP)
+    return fit(y, scores, st, prevalence=prevalence, fallback=fallback, placement=placement)
 
 
-__all__ = ["STRATEGY_HELP", "Strategy", "Thresholds", "fit_thresholds", "f1_thresholds",
+# --------------------------------------------------------------------------- the strategies
+# Each is ``fit(y, scores, strategy, *, prevalence, fallback, placement) -> Thresholds``.
+
+@STRATEGIES.register("f1", summary="per-class F1-optimal, exact", target=False)
+def _fit_f1(y, scores, st, *, prevalence, fallback, placement):
+    return f1_thresholds(y, scores, fallback=fallback, placement=placement)
+
+
+@STRATEGIES.register("global", summary="one threshold maximising macro F1", target=False)
+def _fit_global(y, scores, st, *, prevalence, fallback, placement):
+    return global_threshold(y, scores, placement=placement)
+
+
+def _fit_target(y, scores, st, *, prevalence, fallback, placement):
+    return target_thresholds(y, scores, metric=st.name, target=st.target, fallback=fallback,
+                             placement=placement)
+
+
+STRATEGIES.register("precision", _fit_target, summary="per class, target precision X", target=True)
+STRATEGIES.register("recall", _fit_target, summary="per class, target recall X", target=True)
+
+
+@STRATEGIES.register("prevalence", summary="predict the top k% of each class, k its training prevalence",
+                     target=False)
+def _fit_prevalence(y, scores, st, *, prevalence, fallback, placement):
+    if prevalence is None:
+        raise UsageError("the 'prevalence' threshold strategy needs the training prevalence of "
+                         "each class (training labels or counts)")
+    return prevalence_thresholds(scores, prevalence, placement=placement)
+
+
+@STRATEGIES.register("fixed", summary="X for every class", target=True)
+def _fit_fixed(y, scores, st, *, prevalence, fallback, placement):
+    s = check_scores(scores, "scores")
+    return Thresholds(st, np.full(s.shape[1], float(st.target)), float(fallback), [], placement,
+                      {}, [])
+
+
+__all__ = ["STRATEGIES", "STRATEGY_HELP", "Strategy", "Thresholds", "fit_thresholds", "f1_thresholds",
            "global_threshold", "target_thresholds", "prevalence_thresholds", "parse_strategy"]

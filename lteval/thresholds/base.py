@@ -13,6 +13,7 @@ import numpy as np
 
 from lteval.errors import InputError, UsageError
 from lteval.metrics._validation import check_scores
+from lteval.registry import Registry
 
 #: Strategy names; ``precision@X`` / ``recall@X`` / ``fixed@X`` take a value in (0, 1].
 STRATEGY_HELP = ("f1 (per-class F1-optimal, exact), global (one threshold maximising macro F1), "
@@ -32,6 +33,11 @@ class Strategy:
         return self.name if self.target is None else f"{self.name}@{self.target:g}"
 
 
+#: Threshold strategies: name -> ``fit(y, scores, strategy, *, prevalence, fallback, placement)``
+#: (registered in :mod:`lteval.thresholds`); ``target``: the name takes ``@X``.
+STRATEGIES = Registry("threshold strategy", error=UsageError, unknown="unknown {kind} {name!r}; use {help}")
+
+
 def parse_strategy(text: str) -> Strategy:
     """``"f1"``, ``"global"``, ``"precision@0.9"``, ``"recall@0.8"``, ``"prevalence"``, ``"fixed@0.5"``.
 
@@ -39,15 +45,15 @@ def parse_strategy(text: str) -> Strategy:
     Strategy(name='precision', target=0.9)
     """
     t = str(text).strip().lower()
-    if t in ("f1", "global", "prevalence"):
+    if t in STRATEGIES and not STRATEGIES.entry(t).target:
         return Strategy(t)
-    m = re.fullmatch(r"(precision|recall|fixed)@([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)", t)
-    if m:
+    m = re.fullmatch(r"([a-z0-9_]+)@([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)", t)
+    if m and m.group(1) in STRATEGIES and STRATEGIES.entry(m.group(1)).target:
         v = float(m.group(2))
         if not 0.0 < v <= 1.0:
             raise UsageError(f"threshold strategy {text!r}: the target must be in (0, 1]")
         return Strategy(m.group(1), v)
-    raise UsageError(f"unknown threshold strategy {text!r}; use {STRATEGY_HELP}")
+    raise STRATEGIES.error(text, help=STRATEGY_HELP)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The backbone registry without torch: names, families, timm names, smallest members, sizes.
 
+:data:`BACKBONES` is a :class:`lteval.registry.Registry` of :class:`BackboneInfo` entries;
 ``list_backbones(family=None)`` names the registered backbones (registry order);
 ``backbone_info(name)`` is one :class:`BackboneInfo` (ConfigError with a suggestion when unknown).
 :func:`lteval.train.models.create_model` builds them with timm; config resolution (the smallest
@@ -12,65 +13,75 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lteval.errors import ConfigError, did_you_mean
+from lteval.registry import Entry, Registry
 
-__all__ = ["BackboneInfo", "HEADS", "backbone_info", "list_backbones"]
+__all__ = ["BACKBONES", "BackboneInfo", "HEADS", "backbone_info", "list_backbones", "register_family"]
 
 #: classifier heads ``create_model`` builds (``cosine``: LDAM's normalised classifier)
 HEADS = ("linear", "cosine")
 
 
 @dataclass(frozen=True)
-class BackboneInfo:
-    """A registered backbone."""
+class BackboneInfo(Entry):
+    """A registered backbone (``name``; ``obj`` is unused: timm builds it from ``timm_name``)."""
 
-    name: str
-    family: str
-    timm_name: str
-    smallest: str          # registry name of the smallest member of the family (CPU presets)
-    default_img_size: int  # timm's pretraining input size
+    family: str = ""
+    timm_name: str = ""
+    smallest: str = ""         # registry name of the smallest member of the family (CPU presets)
+    default_img_size: int = 224  # timm's pretraining input size, pixels
     needs_img_size: bool = False  # the architecture is built for one input size (pass img_size)
 
     @property
     def is_smallest(self) -> bool:
+        """True for the smallest member of its family (what the CPU presets use)."""
         return self.name == self.smallest
 
 
-def _family(family: str, smallest: str, members: list[tuple[str, str, int]], needs_img_size=False):
-    return [BackboneInfo(n, family, t, smallest, s, needs_img_size) for n, t, s in members]
+#: Every registered backbone, in registry order (``lteval baseline list``).
+BACKBONES = Registry("backbone", entry_type=BackboneInfo,
+                     unknown="unknown {kind} {name!r}{hint}; registered: {choices} "
+                             "(or 'timm:<any timm model name>')")
 
 
-_BACKBONES: dict[str, BackboneInfo] = {b.name: b for b in (
-    _family("resnet", "resnet10t", [("resnet10t", "resnet10t", 176), ("resnet18", "resnet18", 224),
-                                    ("resnet50", "resnet50", 224), ("resnet101", "resnet101", 224)])
-    + _family("densenet", "densenet121", [("densenet121", "densenet121", 224),
-                                          ("densenet169", "densenet169", 224)])
-    + _family("efficientnet", "efficientnet_b0", [("efficientnet_b0", "efficientnet_b0", 224),
-                                                  ("efficientnet_b4", "efficientnet_b4", 320)])
-    + _family("efficientnet_v2", "efficientnet_v2_b0",
-              [("efficientnet_v2_b0", "tf_efficientnetv2_b0", 192),
-               ("efficientnet_v2_s", "tf_efficientnetv2_s", 300)])
-    + _family("convnext", "convnext_atto", [("convnext_atto", "convnext_atto", 224),
-                                            ("convnext_femto", "convnext_femto", 224),
-                                            ("convnext_tiny", "convnext_tiny", 224),
-                                            ("convnext_small", "convnext_small", 224),
-                                            ("convnext_base", "convnext_base", 224),
-                                            ("convnext_large", "convnext_large", 224)])
-    + _family("efficientformerv2", "efficientformerv2_s0",
-              [("efficientformerv2_s0", "efficientformerv2_s0", 224),
-               ("efficientformerv2_s1", "efficientformerv2_s1", 224),
-               ("efficientformerv2_s2", "efficientformerv2_s2", 224)], needs_img_size=True)
-)}
+def register_family(family: str, smallest: str, members: list[tuple[str, str, int]],
+                    needs_img_size: bool = False) -> None:
+    """Register a family's backbones: ``members`` are ``(name, timm name, default image size px)``;
+    ``smallest`` is the member the CPU presets use."""
+    for name, timm_name, size in members:
+        BACKBONES.register(name, None, family=family, timm_name=timm_name, smallest=smallest,
+                           default_img_size=size, needs_img_size=needs_img_size)
+
+
+register_family("resnet", "resnet10t", [("resnet10t", "resnet10t", 176), ("resnet18", "resnet18", 224),
+                                        ("resnet50", "resnet50", 224), ("resnet101", "resnet101", 224)])
+register_family("densenet", "densenet121", [("densenet121", "densenet121", 224),
+                                            ("densenet169", "densenet169", 224)])
+register_family("efficientnet", "efficientnet_b0", [("efficientnet_b0", "efficientnet_b0", 224),
+                                                    ("efficientnet_b4", "efficientnet_b4", 320)])
+register_family("efficientnet_v2", "efficientnet_v2_b0",
+                [("efficientnet_v2_b0", "tf_efficientnetv2_b0", 192),
+                 ("efficientnet_v2_s", "tf_efficientnetv2_s", 300)])
+register_family("convnext", "convnext_atto", [("convnext_atto", "convnext_atto", 224),
+                                              ("convnext_femto", "convnext_femto", 224),
+                                              ("convnext_tiny", "convnext_tiny", 224),
+                                              ("convnext_small", "convnext_small", 224),
+                                              ("convnext_base", "convnext_base", 224),
+                                              ("convnext_large", "convnext_large", 224)])
+register_family("efficientformerv2", "efficientformerv2_s0",
+                [("efficientformerv2_s0", "efficientformerv2_s0", 224),
+                 ("efficientformerv2_s1", "efficientformerv2_s1", 224),
+                 ("efficientformerv2_s2", "efficientformerv2_s2", 224)], needs_img_size=True)
 
 
 def list_backbones(family: str | None = None) -> list[str]:
     """Registered backbone names (optionally of one family), in registry order."""
-    return [n for n, b in _BACKBONES.items() if family is None or b.family == family]
+    return [b.name for b in BACKBONES.entries() if family is None or b.family == family]
 
 
 def backbone_info(name: str) -> BackboneInfo:
     """Registry entry for ``name``; ``"timm:<name>"`` describes an unregistered timm model."""
-    if name in _BACKBONES:
-        return _BACKBONES[name]
+    if name in BACKBONES:
+        return BACKBONES.entry(name)
     if name.startswith("timm:"):
         import timm
 
@@ -79,6 +90,6 @@ def backbone_info(name: str) -> BackboneInfo:
             raise ConfigError(f"timm has no model {timm_name!r}"
                               f"{did_you_mean(timm_name, timm.list_models(timm_name.split('_')[0] + '*'))}")
         needs = timm_name.startswith(("efficientformerv2", "vit", "deit", "levit", "swin"))
-        return BackboneInfo(name, "timm", timm_name, name, 224, needs)
-    raise ConfigError(f"unknown backbone {name!r}{did_you_mean(name, list(_BACKBONES))}; registered: "
-                      f"{', '.join(_BACKBONES)} (or 'timm:<any timm model name>')")
+        return BackboneInfo(name, family="timm", timm_name=timm_name, smallest=name, default_img_size=224,
+                            needs_img_size=needs)
+    raise BACKBONES.error(name)

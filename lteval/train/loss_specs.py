@@ -1,9 +1,11 @@
-"""What each registered loss is, without torch: name, summary, paper, tags and its parameters.
+"""The loss registry, torch-free: name, summary, paper, tags and parameters of every loss.
 
-The torch implementations (:mod:`lteval.train.losses`) register their factories against these
-entries; registration checks the factory's signature against ``params`` (names and defaults), so
-this table is the one source of truth for the keyword arguments ``create_loss`` accepts — and config
-resolution (``lteval baseline show``) reads it on an install without torch.
+:data:`LOSSES` is a :class:`lteval.registry.Registry` of :class:`LossSpec` entries. Each loss is
+declared here once (:func:`register_loss_spec`) with its keyword arguments and their defaults;
+its torch factory attaches to the entry in :mod:`lteval.train.losses` (``register_loss(name)``),
+and the attach refuses a factory whose signature differs, so this table is the one source of truth
+for what ``create_loss`` accepts, and config resolution (``lteval baseline show``) reads it on an
+install without torch.
 
 ``list_losses()`` names the losses in registration order; ``loss_spec(name)`` is one
 :class:`LossSpec` (ConfigError with a suggestion when unknown).
@@ -11,23 +13,23 @@ resolution (``lteval baseline show``) reads it on an install without torch.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
-from lteval.errors import ConfigError, did_you_mean
+from lteval.registry import Entry, Registry
 
-__all__ = ["LossSpec", "list_losses", "loss_spec", "register_loss_spec", "FACTORY_POSITIONAL"]
+__all__ = ["LOSSES", "LossSpec", "list_losses", "loss_spec", "register_loss_spec", "factory_params",
+           "FACTORY_POSITIONAL"]
 
 #: the factory's positional arguments, not hyper-parameters: ``factory(class_counts, [n_samples,] **kw)``
 FACTORY_POSITIONAL = ("class_counts", "n_samples")
 
 
 @dataclass(frozen=True)
-class LossSpec:
-    """A registered loss, torch-free."""
+class LossSpec(Entry):
+    """A registered loss: ``name``, ``summary``, ``paper`` and, once :mod:`lteval.train.losses` is
+    imported, its torch ``factory`` (the entry's ``obj``; ``None`` before)."""
 
-    name: str
-    summary: str
-    paper: str
     needs_n_samples: bool = False
     #: what the evaluation logits are, in terms of the model's raw output z (see ``LtLoss.to_logits``)
     eval_logits: str = "z"
@@ -42,30 +44,55 @@ class LossSpec:
         """``{parameter: default}`` of the loss's keyword arguments."""
         return dict(self.params)
 
+    @property
+    def factory(self):
+        """``factory(class_counts (C,), [n_samples,] **params) -> LtLoss``, or ``None`` without torch."""
+        return self.obj
 
-_SPECS: dict[str, LossSpec] = {}
+
+def factory_params(name: str, factory) -> tuple[bool, tuple]:
+    """(takes n_samples, ((keyword, default), ...)) read from a loss ``factory``'s signature."""
+    params = list(inspect.signature(factory).parameters.values())
+    if not params or params[0].name != "class_counts":
+        raise TypeError(f"loss factory for {name!r} must take class_counts first")
+    needs = len(params) > 1 and params[1].name == "n_samples"
+    kw = params[2 if needs else 1:]
+    bad = [p.name for p in kw if p.default is inspect.Parameter.empty or p.kind not in
+           (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    if bad:
+        raise TypeError(f"loss factory for {name!r}: hyper-parameter {bad[0]!r} needs a default")
+    return needs, tuple((p.name, p.default) for p in kw)
+
+
+def _check_factory(spec: LossSpec, factory) -> None:
+    """The factory's signature must be the entry's ``needs_n_samples`` and ``params`` exactly."""
+    needs, params = factory_params(spec.name, factory)
+    if (spec.needs_n_samples, spec.params) != (needs, params):
+        raise TypeError(f"loss factory for {spec.name!r} takes n_samples={needs}, {params}; "
+                        f"lteval.train.loss_specs says n_samples={spec.needs_n_samples}, {spec.params}")
+
+
+#: Every loss, in the order of ``lteval baseline list`` and the grid.
+LOSSES = Registry("loss", entry_type=LossSpec, check=_check_factory)
 
 
 def register_loss_spec(name: str, *, summary: str, paper: str, needs_n_samples: bool = False,
                        eval_logits: str = "z", tags: tuple = (), params=()) -> LossSpec:
-    """Add (or replace) the entry ``name``; ``params`` is ``[(name, default), ...]`` or a dict."""
+    """Declare (or replace) the loss ``name``; ``params`` is ``[(name, default), ...]`` or a dict."""
     items = tuple(params.items()) if isinstance(params, dict) else tuple(tuple(p) for p in params)
-    spec = LossSpec(name, summary, paper, bool(needs_n_samples), eval_logits, tuple(tags), items)
-    _SPECS[name] = spec
-    return spec
+    LOSSES.register(name, None, summary=summary, paper=paper, needs_n_samples=bool(needs_n_samples),
+                    eval_logits=eval_logits, tags=tuple(tags), params=items)
+    return LOSSES.entry(name)
 
 
 def list_losses() -> list[str]:
     """Registered loss names, in registration order."""
-    return list(_SPECS)
+    return LOSSES.names()
 
 
 def loss_spec(name: str) -> LossSpec:
     """The entry for ``name`` (ConfigError with a suggestion when unknown)."""
-    if name not in _SPECS:
-        raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, list(_SPECS))}; "
-                          f"choose one of: {', '.join(_SPECS)}")
-    return _SPECS[name]
+    return LOSSES.entry(name)
 
 
 # --------------------------------------------------------------------------- the losses

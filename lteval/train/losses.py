@@ -5,8 +5,8 @@ names them. Every loss takes raw model outputs ``logits`` (B, C) and multi-hot `
 and returns the mean over batch × classes (a scalar).
 
 Names, summaries, papers, tags and each loss's keyword arguments with their defaults live in the
-torch-free :mod:`lteval.train.loss_specs` (config resolution reads them without torch);
-``register_loss(name)`` attaches a factory to its entry and refuses one whose signature differs.
+torch-free registry :data:`lteval.train.loss_specs.LOSSES` (config resolution reads it without
+torch); ``register_loss(name)`` attaches a factory to its entry and refuses one whose signature differs.
 
 Uniform interface (what the training engine relies on):
 
@@ -30,17 +30,13 @@ hyper-parameters: docs/losses.md.
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lteval.errors import ConfigError, InputError, did_you_mean
-from lteval.train.loss_specs import LossSpec, list_losses as list_spec_names, loss_spec, register_loss_spec
+from lteval.train.loss_specs import LOSSES, LossSpec, factory_params, loss_spec, register_loss_spec
 
 __all__ = [
     "LtLoss", "create_loss", "list_losses", "loss_info", "register_loss",
@@ -244,70 +240,39 @@ class LtLoss(nn.Module):
         return f"epoch={self.epoch}"
 
 
-@dataclass(frozen=True)
-class LossInfo:
-    """A registry entry: the torch-free :class:`~lteval.train.loss_specs.LossSpec` and its factory."""
-
-    spec: LossSpec
-    factory: Callable[..., LtLoss]
-
-    name = property(lambda self: self.spec.name)
-    summary = property(lambda self: self.spec.summary)
-    paper = property(lambda self: self.spec.paper)
-    needs_n_samples = property(lambda self: self.spec.needs_n_samples)
-    eval_logits = property(lambda self: self.spec.eval_logits)
-    tags = property(lambda self: self.spec.tags)
-
-
-_FACTORIES: dict[str, Callable[..., LtLoss]] = {}
-
-
-def _factory_params(name: str, factory) -> tuple[bool, tuple]:
-    """(takes n_samples, ((keyword, default), ...)) read from ``factory``'s signature."""
-    params = list(inspect.signature(factory).parameters.values())
-    if not params or params[0].name != "class_counts":
-        raise TypeError(f"loss factory for {name!r} must take class_counts first")
-    needs = len(params) > 1 and params[1].name == "n_samples"
-    kw = params[2 if needs else 1:]
-    bad = [p.name for p in kw if p.default is inspect.Parameter.empty or p.kind not in
-           (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
-    if bad:
-        raise TypeError(f"loss factory for {name!r}: hyper-parameter {bad[0]!r} needs a default")
-    return needs, tuple((p.name, p.default) for p in kw)
+#: a registry entry of a loss with its factory (the torch-free entry itself)
+LossInfo = LossSpec
 
 
 def register_loss(name: str, **spec_fields):
     """Decorator: register ``factory(class_counts, [n_samples,] **kw) -> LtLoss`` under ``name``.
 
-    ``name`` already in :mod:`lteval.train.loss_specs` (the built-in losses): the factory's signature
-    must match the entry's ``needs_n_samples`` and ``params`` exactly (TypeError otherwise), so the
-    torch-free table and the implementation cannot drift. A new loss passes ``summary=``, ``paper=``
-    (and optionally ``eval_logits=``, ``tags=``); its entry is made from the factory's signature.
+    ``name`` already in :data:`lteval.train.loss_specs.LOSSES` (the built-in losses): the factory
+    attaches to that entry, and its signature must match the entry's ``needs_n_samples`` and
+    ``params`` exactly (TypeError otherwise), so the torch-free entry and the implementation cannot
+    drift. A new loss passes ``summary=``, ``paper=`` (and optionally ``eval_logits=``, ``tags=``);
+    its entry is made from the factory's signature.
     """
     def deco(factory):
-        needs, params = _factory_params(name, factory)
         if spec_fields:
+            needs, params = factory_params(name, factory)
             register_loss_spec(name, needs_n_samples=needs, params=params, **spec_fields)
-        spec = loss_spec(name)
-        if (spec.needs_n_samples, spec.params) != (needs, params):
-            raise TypeError(f"loss factory for {name!r} takes n_samples={needs}, {params}; "
-                            f"lteval.train.loss_specs says n_samples={spec.needs_n_samples}, {spec.params}")
-        _FACTORIES[name] = factory
+        LOSSES.attach(name, factory)
         return factory
     return deco
 
 
 def list_losses() -> list[str]:
     """Registered loss names (with an implementation), in registration order."""
-    return [n for n in list_spec_names() if n in _FACTORIES]
+    return [e.name for e in LOSSES.entries() if e.factory is not None]
 
 
-def loss_info(name: str) -> LossInfo:
-    """The registry entry for ``name`` (ConfigError with a suggestion when unknown)."""
-    spec = loss_spec(name)
-    if name not in _FACTORIES:
+def loss_info(name: str) -> LossSpec:
+    """The registry entry for ``name`` with its factory (ConfigError with a suggestion when unknown)."""
+    info = loss_spec(name)
+    if info.factory is None:
         raise ConfigError(f"loss {name!r} has no implementation registered (lteval.train.losses.register_loss)")
-    return LossInfo(spec, _FACTORIES[name])
+    return info
 
 
 def create_loss(name: str, class_counts, *, n_samples: int | None = None, **kw) -> LtLoss:
@@ -319,7 +284,7 @@ def create_loss(name: str, class_counts, *, n_samples: int | None = None, **kw) 
     """
     info = loss_info(name)
     counts = _as_counts(class_counts)
-    accepted = list(info.spec.defaults)
+    accepted = list(info.defaults)
     bad = [k for k in kw if k not in accepted]
     if bad:
         raise ConfigError(f"loss {name!r} has no parameter {bad[0]!r}{did_you_mean(bad[0], accepted)}; "

@@ -31,10 +31,11 @@ import math
 import numpy as np
 from torch.utils.data import Sampler
 
-from lteval.errors import ConfigError, InputError, did_you_mean
+from lteval.errors import ConfigError, InputError
+from lteval.registry import Registry
 
 __all__ = ["LtSampler", "RandomSampler", "ClassAwareSampler", "SqrtSampler", "ProgressiveSampler",
-           "create_sampler", "list_samplers", "instance_probabilities"]
+           "create_sampler", "list_samplers", "instance_probabilities", "SAMPLERS"]
 
 
 def _as_labels(labels) -> np.ndarray:
@@ -64,6 +65,12 @@ def instance_probabilities(labels, class_weights, empty: str = "class") -> np.nd
     per_class = np.divide(q, counts, out=np.zeros_like(q), where=present)  # P(image | class) * P(class)
     p = y.astype(np.float64) @ per_class
     return p / p.sum()
+
+
+#: Every sampler (``obj``: the class; ``takes``: which of ``epochs``/``empty`` it accepts), in
+#: the order of ``list_samplers()``; other spellings are aliases.
+SAMPLERS = Registry("sampler", aliases={"class_balanced": "class_aware", "square_root": "sqrt",
+                                        "instance": "random"})
 
 
 class LtSampler(Sampler[int]):
@@ -146,6 +153,8 @@ class LtSampler(Sampler[int]):
         return self.num_samples - self.start_index
 
 
+@SAMPLERS.register("random", summary="instance-balanced: a fresh permutation of the images each epoch",
+                   paper="-", takes=())
 class RandomSampler(LtSampler):
     """Instance-balanced: a permutation of all images per epoch (repeated when num_samples > n)."""
 
@@ -162,6 +171,8 @@ class RandomSampler(LtSampler):
         return idx[:self.total_size].astype(np.int64)
 
 
+@SAMPLERS.register("class_aware", summary="class-aware: a class uniformly, then one of its images",
+                   paper="Shen et al., ECCV 2016", takes=("empty",))
 class ClassAwareSampler(LtSampler):
     """Class-aware sampling (Shen et al. 2016), multi-label: uniform class, then uniform image."""
 
@@ -175,6 +186,8 @@ class ClassAwareSampler(LtSampler):
         return self._p
 
 
+@SAMPLERS.register("sqrt", summary="square-root: a class with probability proportional to sqrt(n_c), then one "
+                                   "of its images", paper="-", takes=("empty",))
 class SqrtSampler(LtSampler):
     """Square-root sampling: class probability ∝ sqrt(n_c), then a uniform image of the class."""
 
@@ -188,6 +201,8 @@ class SqrtSampler(LtSampler):
         return self._p
 
 
+@SAMPLERS.register("progressive", summary="progressively balanced: instance- to class-balanced over the epochs",
+                   paper="Kang et al., ICLR 2020", takes=("epochs", "empty"))
 class ProgressiveSampler(LtSampler):
     """Progressively-balanced sampling (Kang et al. 2020): instance- to class-balanced over epochs."""
 
@@ -211,12 +226,9 @@ class ProgressiveSampler(LtSampler):
         return (1 - a) / self.n + a * self._p_class
 
 
-_SAMPLERS = {"random": RandomSampler, "class_aware": ClassAwareSampler, "sqrt": SqrtSampler,
-             "progressive": ProgressiveSampler}
-
-
 def list_samplers() -> list[str]:
-    return list(_SAMPLERS)
+    """Registered sampler names, in registry order."""
+    return SAMPLERS.names()
 
 
 def create_sampler(name: str, labels, *, num_replicas: int = 1, rank: int = 0, seed: int = 0,
@@ -228,13 +240,10 @@ def create_sampler(name: str, labels, *, num_replicas: int = 1, rank: int = 0, s
     ``progressive``. Call ``set_epoch(e)`` before each epoch.
     """
     key = name.replace("-", "_")
-    key = {"class_balanced": "class_aware", "square_root": "sqrt", "instance": "random"}.get(key, key)
-    if key not in _SAMPLERS:
-        raise ConfigError(f"unknown sampler {name!r}{did_you_mean(name, list(_SAMPLERS))}; "
-                          f"choose one of: {', '.join(_SAMPLERS)}")
+    key = SAMPLERS.aliases.get(key, key)
+    if key not in SAMPLERS:
+        raise SAMPLERS.error(name)
+    entry = SAMPLERS.entry(key)
     kw = dict(num_replicas=num_replicas, rank=rank, seed=seed, num_samples=num_samples, drop_last=drop_last)
-    if key == "random":
-        return RandomSampler(labels, **kw)
-    if key == "progressive":
-        return ProgressiveSampler(labels, epochs=epochs, empty=empty, **kw)
-    return _SAMPLERS[key](labels, empty=empty, **kw)
+    kw.update({k: v for k, v in dict(epochs=epochs, empty=empty).items() if k in entry.takes})
+    return entry.obj(labels, **kw)
