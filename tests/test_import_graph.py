@@ -50,7 +50,6 @@ MAX_MODULE_LINES = 750
 #: Today's over-long functions and modules (issue 14 names them; their owners shorten them). A
 #: listed item that is no longer too long fails, so that the list only shrinks.
 LONG_ALLOWED: set[str] = {
-    "lteval/data/render.py",                            # 797 lines
     "lteval/calibration/_logistic.py::fit_logistic",    # 127 lines
     "lteval/report/model.py::build_model",              # 194 lines
 }
