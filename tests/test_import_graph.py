@@ -273,3 +273,14 @@ def test_no_long_functions_or_modules(kind):
     else:
         stale = sorted(LONG_ALLOWED - set(long))
         assert not stale, f"short enough now, remove from LONG_ALLOWED: {stale}"
+
+
+def test_architecture_doc_lists_the_same_layers():
+    """docs/architecture.md's layer table names exactly LAYERS, in the same order."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+    section = doc.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in section.splitlines() if re.match(r"\|\s*\d+\s*\|", ln)]
+    documented = [tuple(sorted(re.findall(r"`([^`]+)`", ln.split("|")[2]))) for ln in rows]
+    assert documented == [tuple(sorted(layer)) for layer in LAYERS]
