@@ -38,10 +38,7 @@ def env(tmp_path_factory):
     e = dict(os.environ, LTEVAL_HOME=str(home), LTEVAL_NO_PROGRESS="1", HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "LTEVAL_FAULT_KILL_AFTER_STEP"):
         e.pop(k, None)
-    # generate the synthetic set once, before any "node" starts (both share one LTEVAL_HOME here)
-    code = ("from lteval.data.run_data import open_data; from lteval.train.baselines import resolve; "
-            f"open_data(resolve({NAME!r}, 'smoke', {dict(OVER, batch_size=8)!r}), progress=False)")
-    subprocess.run([sys.executable, "-c", code], env=e, check=True, timeout=TIMEOUT)
+    # no data set yet: the 2-node run makes it (rank 0 first, then the other node finds it)
     return e
 
 

@@ -142,7 +142,7 @@ def run_command(
         from lteval.train.baselines import resolve
         from lteval.train.launch import launch
         cfg = resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
-        if data == "synth":  # generate the data once (on each node), before the processes start
+        if data == "synth" and nnodes == 1:  # generate the data once, before the processes start
             from lteval.data.run_data import open_data
             open_data(cfg, progress=not no_progress)
         rc = launch(nproc, name, data=data, preset=preset, out=str(out), sets=sets, resume=resume, force=force,

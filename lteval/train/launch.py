@@ -9,9 +9,11 @@ This module's :func:`main` is that per-process entry point and accepts the same 
 The collectives the processes use are :mod:`lteval.train.distributed`.
 
 The c10d rendezvous numbers the processes itself (torch ignores ``--node-rank`` with it and says
-so): global rank 0 — the one process that writes — runs on the node the rendezvous numbers 0.
+so): global rank 0 — the one process that writes — runs on the node the rendezvous numbers 0
+(``GROUP_RANK=0``), which need not be the one started with ``--node-rank 0``; it names its host.
 Every process reads the run directory, so ``--out`` must be a folder every node sees (shared
-disk); :func:`main` checks this before training.
+disk); :func:`main` checks this before training, and that every process was started with the same
+config, and makes the synthetic set on each node in turn.
 """
 
 from __future__ import annotations
@@ -123,6 +125,24 @@ def _check_same_run(a, cfg) -> None:
                          "see the same folder (a shared disk) for --out")
 
 
+def _prepare_synth(cfg, *, progress: bool) -> None:
+    """The synthetic set on every node (a collective): rank 0 generates it (or finds it) first, then
+    one process per other node finds it — on a shared ``$LTEVAL_HOME`` — or generates its own copy
+    (the same bytes), so two machines never write one folder at once."""
+    if cfg.data != "synth":
+        return
+    from lteval.data.run_data import open_data
+    from lteval.train.distributed import barrier
+
+    info = dist_env()
+    if info.is_main:
+        open_data(cfg, progress=progress)
+    barrier()
+    if info.local_rank == 0 and not info.is_main:
+        open_data(cfg, progress=False)
+    barrier()
+
+
 def _sees(path: str, wait_s: float = 30.0) -> bool:
     """Whether ``path`` exists here, looking again for up to ``wait_s`` s (a network file system may
     show another machine's new file late)."""
@@ -147,11 +167,17 @@ def main(argv=None) -> int:
     try:
         overrides = parse_set(a.sets)
         if init_distributed().enabled:
-            _check_same_run(a, resolve(a.name, a.preset, overrides, data=a.data))
+            cfg = resolve(a.name, a.preset, overrides, data=a.data)
+            _check_same_run(a, cfg)
+            _prepare_synth(cfg, progress=not a.no_progress)
+            if dist_env().is_main and not a.no_progress:
+                import socket
+                print(f"{dist_env().world_size} processes; rank 0, the one that writes, runs on "
+                      f"{socket.gethostname()}", file=sys.stderr, flush=True)
         run_dir = run_baseline(a.name, data=a.data, preset=a.preset, out=a.out, overrides=overrides,
                                resume=a.resume, force=a.force, progress=not a.no_progress)
     except LtevalError as e:
-        if dist_env().is_main:
+        if dist_env().local_rank == 0:  # every node's terminal says why (every rank raises the same)
             print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     finally:
