@@ -46,18 +46,20 @@ def _cli(*args):
     return [sys.executable, "-m", "lteval", "baseline", "run", NAME, *args, "--no-progress"]
 
 
-def _two_nodes(out, env, *extra, fault_step=0):
-    """Both "nodes" of a 2-node run into ``out``; return [(returncode, stdout, stderr)] by node rank."""
+def _two_nodes(out, env, *extra, fault_step=0, node1=(), cwd=(None, None), timeout=TIMEOUT):
+    """Both "nodes" of a 2-node run into ``out`` (node 1 with further args ``node1``, each node in its
+    ``cwd``); return [(returncode, stdout, stderr)] by node rank."""
     port = _free_port()
     e = dict(env, LTEVAL_FAULT_KILL_AFTER_STEP=str(fault_step)) if fault_step else env
     procs = [subprocess.Popen(_cli("--nnodes", "2", "--node-rank", str(r), "--rdzv-endpoint", f"127.0.0.1:{port}",
-                                   "--out", str(out), *[a for s in SETS for a in ("--set", s)], *extra),
-                              env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   "--out", str(out), *[a for s in SETS for a in ("--set", s)], *extra,
+                                   *(node1 if r else ())),
+                              env=e, cwd=cwd[r], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for r in (0, 1)]
     res = []
     try:
         for p in procs:
-            o, er = p.communicate(timeout=TIMEOUT)
+            o, er = p.communicate(timeout=timeout)
             res.append((p.returncode, o, er))
     finally:
         for p in procs:
@@ -140,7 +142,6 @@ def test_bad_flag_combinations_are_one_line_errors(args, message):
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.output, r.output
 
 
-@pytest.mark.slow
 def test_resume_needs_the_same_number_of_processes_in_any_node_split(tmp_path, env, two_node_run):
     """Killed at step 6 (last.pt from the end of epoch 1, step 4): one process cannot resume it (a
     one-line error naming both numbers); two processes on one node resume it exactly."""
@@ -167,6 +168,26 @@ def test_resume_needs_the_same_number_of_processes_in_any_node_split(tmp_path, e
     for split in ("val", "dev", "test"):
         np.testing.assert_array_equal(_logits(d, split), _logits(ref, split))
     assert Path(d / "config.json").read_text() == Path(ref / "config.json").read_text()
+
+
+def test_nodes_must_run_the_same_config_into_one_shared_folder(tmp_path, env):
+    """Node 1 started with another --set: both nodes say so. A relative --out from two different
+    working folders stands for two machines without a shared disk: the node that does not see rank 0's
+    folder says so. Nothing is trained in either case."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    res = _two_nodes(tmp_path / "runs", env, node1=("--set", "lr=0.001"), timeout=120)
+    assert all(rc != 0 for rc, _, _ in res)
+    for _, _, err in res:
+        assert "was started with other options than rank 0" in err and "start every node with the same command" in err
+    assert not (tmp_path / "runs").exists()
+
+    res = _two_nodes("runs", dict(env, LTEVAL_SHARED_WAIT_S="1"), cwd=(tmp_path / "a", tmp_path / "b"), timeout=120)
+    assert all(rc != 0 for rc, _, _ in res)
+    for _, _, err in res:
+        assert "does not see --out 'runs' as rank 0 writes it" in err and "(a shared disk)" in err, err[-2000:]
+    for side in "ab":   # rank 0 made its --out for the probe, then took the probe away; no run started
+        assert not [p for p in (tmp_path / side).rglob("*") if p.is_file()]
 
 
 def test_changed_world_size_is_one_clear_config_error(tmp_path):

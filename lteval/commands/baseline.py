@@ -146,8 +146,7 @@ def run_command(
             from lteval.data.run_data import open_data
             open_data(cfg, progress=not no_progress)
         rc = launch(nproc, name, data=data, preset=preset, out=str(out), sets=sets, resume=resume, force=force,
-                    progress=not no_progress, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint,
-                    rdzv_id=f"lteval-{cfg.run_name()}")
+                    progress=not no_progress, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
         raise typer.Exit(rc)
     from lteval.train.baselines import run_baseline
     run_dir = run_baseline(name, data=data, preset=preset, out=out, overrides=overrides, resume=resume, force=force,

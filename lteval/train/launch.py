@@ -68,7 +68,8 @@ def launch(nproc: int, name: str, *, data: str = "synth", preset: str = "smoke",
            extra_env: dict | None = None) -> int:
     """Run ``name`` on ``nproc`` processes of this machine through torchrun — alone (``--standalone``)
     or as node ``node_rank`` of ``nnodes`` meeting at ``rdzv_endpoint`` (c10d rendezvous ``rdzv_id``,
-    the same on every node); return torchrun's exit code."""
+    the same on every node: a fixed one, so nodes started with different options still meet and
+    :func:`main` says so, instead of waiting for each other); return torchrun's exit code."""
     endpoint = check_multinode(nnodes, node_rank, rdzv_endpoint)
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={int(nproc)}"]
     if endpoint is None:
@@ -111,8 +112,9 @@ def _check_same_run(a, cfg) -> None:
     probe = None
     if info.is_main:
         Path(a.out).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".lteval-shared-", dir=a.out)
+        fd, tmp = tempfile.mkstemp(prefix=".lteval-shared-", dir=a.out)
         os.close(fd)
+        probe = os.path.join(a.out, os.path.basename(tmp))  # as the run directory is named: relative stays so
     probe = broadcast_object(probe)
     seen = all_gather_object((_sees(probe), socket.gethostname()))
     barrier()
@@ -143,11 +145,13 @@ def _prepare_synth(cfg, *, progress: bool) -> None:
     barrier()
 
 
-def _sees(path: str, wait_s: float = 30.0) -> bool:
-    """Whether ``path`` exists here, looking again for up to ``wait_s`` s (a network file system may
-    show another machine's new file late)."""
+def _sees(path: str, wait_s: float | None = None) -> bool:
+    """Whether ``path`` exists here, looking again for up to ``wait_s`` s (default
+    ``$LTEVAL_SHARED_WAIT_S`` or 30: a network file system may show another machine's new file late)."""
     import time
 
+    if wait_s is None:
+        wait_s = float(os.environ.get("LTEVAL_SHARED_WAIT_S", "30") or 30)
     end = time.monotonic() + wait_s
     while not os.path.isfile(path):
         if time.monotonic() > end:
