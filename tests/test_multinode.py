@@ -5,6 +5,10 @@ c10d elastic rendezvous on 127.0.0.1, started as two `lteval baseline run ... --
 Like tests/test_ddp.py (same tiny config, same tolerance): two processes with batch b reproduce one
 process with batch 2b. Then the flag errors, and resuming with another number of processes (a clear
 one-line error) or the same number split differently over nodes (an exact resume).
+
+The default run (the 2-node run, the flag errors, the world-size check) takes about 30 s on 2 loaded
+cores; the two end-to-end tests marked slow (resume, mismatched / unshared nodes) about 70 s more:
+``pytest tests/test_multinode.py -m "slow or not slow"``.
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ def test_bad_flag_combinations_are_one_line_errors(args, message):
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.output, r.output
 
 
+@pytest.mark.slow
 def test_resume_needs_the_same_number_of_processes_in_any_node_split(tmp_path, env, two_node_run):
     """Killed at step 6 (last.pt from the end of epoch 1, step 4): one process cannot resume it (a
     one-line error naming both numbers); two processes on one node resume it exactly."""
@@ -170,6 +175,7 @@ def test_resume_needs_the_same_number_of_processes_in_any_node_split(tmp_path, e
     assert Path(d / "config.json").read_text() == Path(ref / "config.json").read_text()
 
 
+@pytest.mark.slow
 def test_nodes_must_run_the_same_config_into_one_shared_folder(tmp_path, env):
     """Node 1 started with another --set: both nodes say so. A relative --out from two different
     working folders stands for two machines without a shared disk: the node that does not see rank 0's
