@@ -98,37 +98,55 @@ def run_command(
     force: bool = typer.Option(False, "--force", help="Train again even if this config already finished (its run "
                                                        "directory is replaced)."),
     sets: List[str] = typer.Option([], "--set", help=SET_HELP),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Processes (GPUs) to train on, through torchrun."),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Processes (GPUs) to train on, on this machine, through "
+                                                        "torchrun. batch_size is per process: the global batch is "
+                                                        "batch_size x processes of all nodes."),
+    nnodes: int = typer.Option(1, "--nnodes", min=1, help="Machines training together (torch's c10d elastic "
+                                                          "rendezvous); start the same command on each, with its "
+                                                          "own --node-rank."),
+    node_rank: int = typer.Option(0, "--node-rank", min=0, help="This machine's number, 0 to --nnodes - 1. The "
+                                                                "rendezvous numbers the processes itself; global "
+                                                                "rank 0 alone writes."),
+    rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT where the nodes meet: "
+                                                                              "node 0's address and a free port, "
+                                                                              "the same on every node. --out must "
+                                                                              "be a folder every node sees."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar or epoch lines."),
 ) -> None:
     """Train a named baseline (or reuse its finished run) and score val, calib, dev and test.
 
     Writes runs/NAME-HASH/: config.json, splits/, checkpoints/, metrics.jsonl, predictions/, logits/,
     labels/, scores/ and DONE. Official dev/test are never used for training or model selection.
+    Several machines: run `lteval baseline run NAME --nnodes 2 --node-rank R --rdzv-endpoint HOST:29400
+    --nproc P` on each (R = 0 and 1), with --out on a shared disk.
     """
+    from lteval.train.launch import check_multinode
+
+    check_multinode(nnodes, node_rank, rdzv_endpoint)
     require_train("baseline run")
     from lteval.train.config import parse_set
 
     overrides = parse_set(sets)
+    several = nproc > 1 or nnodes > 1 or rdzv_endpoint is not None
     if "+" in name:
         from lteval.errors import UsageError
         from lteval.posttrain.pipeline import run_pipeline
-        if nproc > 1:
-            raise UsageError("post-training stages run in one process: train the base run with --nproc first, "
-                             "then run NAME+STAGES without it (the finished base run is reused)")
+        if several:
+            raise UsageError("post-training stages run in one process: train the base run with --nproc/--nnodes "
+                             "first, then run NAME+STAGES without them (the finished base run is reused)")
         d = run_pipeline(name, data=data, preset=preset, out=out, overrides=overrides, force=force,
                          progress=not no_progress)
         _print_summary(d)
         return
-    if nproc > 1:
+    if several:
         from lteval.train.baselines import resolve
         from lteval.train.launch import launch
-        resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
-        if data == "synth":  # generate the data once, before the processes start
+        cfg = resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
+        if data == "synth" and nnodes == 1:  # generate the data once, before the processes start
             from lteval.data.run_data import open_data
-            open_data(resolve(name, preset, overrides, data=data), progress=not no_progress)
+            open_data(cfg, progress=not no_progress)
         rc = launch(nproc, name, data=data, preset=preset, out=str(out), sets=sets, resume=resume, force=force,
-                    progress=not no_progress)
+                    progress=not no_progress, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint)
         raise typer.Exit(rc)
     from lteval.train.baselines import run_baseline
     run_dir = run_baseline(name, data=data, preset=preset, out=out, overrides=overrides, resume=resume, force=force,

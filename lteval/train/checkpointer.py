@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lteval.errors import UsageError
+from lteval.errors import ConfigError, UsageError
 from lteval.train import rundir as rd
 from lteval.train.distributed import all_gather_object
 
@@ -85,13 +85,17 @@ class Checkpointer:
 
     def resume(self, parts, state) -> None:
         """Restore ``parts``, the loop ``state`` and this rank's RNG from ``last.pt``; UsageError when it
-        belongs to another config or another number of processes."""
+        belongs to another config, ConfigError when it was trained on another number of processes
+        (the same number split differently over nodes resumes exactly)."""
         ck = rd.load_checkpoint(self.last)
         if ck.get("config_hash") != self.config_hash:
             raise UsageError(f"{self.last} belongs to another config; cannot resume from it")
-        if ck.get("world_size", 1) != self.dist.world_size:
-            raise UsageError(f"the run was checkpointed with {ck.get('world_size', 1)} process(es); resume it "
-                             f"with the same number (now {self.dist.world_size})")
+        was, now = ck.get("world_size", 1), self.dist.world_size
+        if was != now:
+            raise ConfigError(f"cannot resume {self.last} on {now} process(es): it was trained on {was} and "
+                              f"batch_size={self.cfg.batch_size} is per process, so the global batch "
+                              f"({self.cfg.batch_size} x {was}), steps per epoch and sampler shards would change; "
+                              f"resume with {was} processes in all (any split over nodes: --nproc, --nnodes)")
         parts.model.load_state_dict(ck["model"])
         parts.optimizer.load_state_dict(ck["optimizer"])
         parts.scheduler.load_state_dict(ck["scheduler"])
