@@ -68,3 +68,15 @@ def test_opening_a_runs_data_needs_no_torch():
     code = ("import sys, lteval.data.run_data, lteval.train.config, lteval.train.baselines; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_compile_under_ddp_on_a_cpu_is_one_config_error():
+    import torch
+
+    from lteval.errors import ConfigError
+    from lteval.train.device import check_compile
+
+    with pytest.raises(ConfigError, match=r"compile=true with 2 processes on a CPU"):
+        check_compile(True, torch.device("cpu"), world_size=2)
+    check_compile(True, torch.device("cpu"), world_size=1)
+    check_compile(False, torch.device("cpu"), world_size=2)

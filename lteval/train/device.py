@@ -11,6 +11,7 @@ A config's ``amp`` (auto | bf16 | fp16 | none), ``channels_last`` (auto | on | o
   ``min(8, cpu_count // processes - 1)``, at least 1).
 * :func:`autocast_context` — the autocast context of a forward pass (a no-op without ``amp_dtype``).
 * :func:`to_device` — an input batch on the device, channels-last when asked.
+* :func:`check_compile` — refuses ``compile=true`` where it is known to fail (DDP on a CPU).
 
 :func:`settings` bundles them as :class:`DeviceSettings`; :func:`run_device` picks a process's
 device (its local CUDA device under torchrun, else the CPU).
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = ["DeviceSettings", "settings", "run_device", "amp_dtype", "use_channels_last", "data_workers",
-           "autocast_context", "to_device"]
+           "autocast_context", "to_device", "check_compile"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,20 @@ def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def check_compile(compile: bool, device: torch.device, world_size: int = 1) -> None:
+    """Raise a one-line ConfigError for ``compile=true`` with several processes on a CPU.
+
+    torch.compile of a DDP model's backward fails there (inductor ``KeyError: 'bufN'``, measured
+    with torch 2.14.1, with and without channels_last and bf16); one process, or CUDA, is fine.
+
+    >>> check_compile(True, torch.device("cpu"), world_size=1)
+    >>> check_compile(False, torch.device("cpu"), world_size=2)
+    """
+    if compile and world_size > 1 and device.type == "cpu":
+        from lteval.errors import ConfigError
+
+        raise ConfigError(f"compile=true with {world_size} processes on a CPU: torch.compile of the DDP "
+                          f"backward fails there (torch {torch.__version__}); use one process, or "
+                          "--set compile=false")

@@ -55,7 +55,7 @@ from lteval.metrics.figures import group_name, headline_keys
 from lteval.train import rundir as rd
 from lteval.train.checkpointer import Checkpointer
 from lteval.train.config import TrainConfig
-from lteval.train.device import DeviceSettings, autocast_context, run_device, settings, to_device
+from lteval.train.device import DeviceSettings, autocast_context, check_compile, run_device, settings, to_device
 from lteval.train.distributed import DistInfo, all_gather_object, barrier, init_distributed
 from lteval.train.parts import RunParts, build_run
 from lteval.train.predict import outputs, predict_raw, write_split
@@ -292,6 +292,7 @@ def _finite(x):
 def setup(cfg: TrainConfig, run_dir: Path, *, state: str, dist: DistInfo, dev: DeviceSettings, log: _Log,
           progress: bool) -> tuple[Run, TrainState]:
     """Data, parts, checkpointer (resumed from ``last.pt`` when ``state == "resume"``), compile/DDP wrap."""
+    check_compile(cfg.compile, dev.device, dist.world_size)
     data = prepare_data(cfg, run_dir, state=state, dist=dist, progress=progress)
     parts = build_run(cfg, data.source.task.n_classes, data.labels["train"], dev=dev, dist=dist)
     ckpt = Checkpointer(run_dir, cfg, dist)
