@@ -213,3 +213,20 @@ def test_changed_world_size_is_one_clear_config_error(tmp_path):
     msg = str(e.value)
     assert "\n" not in msg and "on 1 process(es): it was trained on 2" in msg and "(8 x 2)" in msg
     assert ConfigError.exit_code == 2
+
+
+def test_a_failing_process_gives_its_message_and_exit_code_without_torchruns_traceback(tmp_path):
+    """torchrun reports a failed process with a Python traceback; the launcher drops it and exits
+    with the process's own code (2 for a usage error), after the process's one-line message."""
+    import subprocess
+    import sys
+
+    from lteval.train.launch import _TORCHRUN
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", _TORCHRUN, "--standalone", "--nproc_per_node=1", "-m",
+                        "lteval.train.launch", "no_such_baseline", "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "no_such_baseline" in r.stderr
+    assert "Traceback" not in r.stderr and "ChildFailedError" not in r.stderr

@@ -142,6 +142,10 @@ def run_command(
         from lteval.train.baselines import resolve
         from lteval.train.launch import launch
         cfg = resolve(name, preset, overrides, data=data)  # fail fast on a bad name or key
+        import torch
+
+        from lteval.train.device import check_compile
+        check_compile(cfg.compile, torch.device("cuda" if torch.cuda.is_available() else "cpu"), nproc * nnodes)
         if data == "synth" and nnodes == 1:  # generate the data once, before the processes start
             from lteval.data.run_data import open_data
             open_data(cfg, progress=not no_progress)

@@ -1,7 +1,8 @@
 """Starting multi-process training: ``lteval baseline run NAME --nproc P [--nnodes N ...]`` and the
 torchrun entry point.
 
-:func:`launch` runs ``python -m torch.distributed.run`` with ``--standalone --nproc_per_node P``
+:func:`launch` runs torchrun (``torch.distributed.run``, through :func:`torchrun_quietly`, which
+drops torchrun's own traceback when a process fails and keeps that process's exit code) with ``--standalone --nproc_per_node P``
 (one machine) or, across machines, ``--nnodes N --node-rank R --rdzv-backend c10d --rdzv-endpoint
 HOST:PORT --rdzv-id ID`` (torch's elastic rendezvous), then ``-m lteval.train.launch NAME ...``.
 This module's :func:`main` is that per-process entry point and accepts the same options as
@@ -62,6 +63,27 @@ def check_multinode(nnodes: int, node_rank: int, rdzv_endpoint: str | None) -> s
     return rdzv_endpoint
 
 
+#: ``python -c`` program: torchrun (``torch.distributed.run``) through :func:`torchrun_quietly`.
+_TORCHRUN = "import sys; from lteval.train.launch import torchrun_quietly; sys.exit(torchrun_quietly(sys.argv[1:]))"
+
+
+def torchrun_quietly(argv: list[str]) -> int:
+    """Run torchrun with ``argv``; return 0, or the exit code of the first process that failed.
+
+    torchrun itself reports a failed process with a Python traceback and a ``ChildFailedError``
+    box. The processes have already printed what went wrong (an lteval error is one line), so
+    that report is dropped; the exit code of the failed process is kept (2 for a usage error)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main
+
+    try:
+        main(argv)
+    except ChildFailedError as e:
+        _, failure = e.get_first_failure()
+        return int(failure.exitcode) if failure.exitcode and failure.exitcode > 0 else 1
+    return 0
+
+
 def launch(nproc: int, name: str, *, data: str = "synth", preset: str = "smoke", out: str = "runs",
            sets=(), resume: bool = False, force: bool = False, progress: bool = True,
            nnodes: int = 1, node_rank: int = 0, rdzv_endpoint: str | None = None, rdzv_id: str = "lteval",
@@ -71,7 +93,7 @@ def launch(nproc: int, name: str, *, data: str = "synth", preset: str = "smoke",
     the same on every node: a fixed one, so nodes started with different options still meet and
     :func:`main` says so, instead of waiting for each other); return torchrun's exit code."""
     endpoint = check_multinode(nnodes, node_rank, rdzv_endpoint)
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={int(nproc)}"]
+    cmd = [sys.executable, "-c", _TORCHRUN, f"--nproc_per_node={int(nproc)}"]
     if endpoint is None:
         cmd.append("--standalone")
     else:
