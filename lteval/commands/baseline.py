@@ -139,6 +139,8 @@ def run_command(
 def _print_summary(run_dir: Path) -> None:
     from rich.table import Table
 
+    from lteval.io.jsonfile import read_json
+
     t = Table(title=f"{run_dir}", title_justify="left")
     for c in ("split", "n", "mAP", "mAUROC", "mF1", "ECE", "head mAP", "medium mAP", "tail mAP"):
         t.add_column(c)
@@ -149,7 +151,7 @@ def _print_summary(run_dir: Path) -> None:
         p = Path(run_dir) / "scores" / f"{split}.json"
         if not p.is_file():
             continue
-        d = json.loads(p.read_text())
+        d = read_json(p, "score file", expect=dict)
         o, g = d["overall"], d.get("groups", {})
         t.add_row(split, str(d["n_samples"]), f(o["mAP"]), f(o["mAUROC"]), f(o["mF1"]), f(o["ece"]),
                   *(f(g.get(k, {}).get("mAP")) for k in ("head", "medium", "tail")))

@@ -29,7 +29,6 @@ the pictures.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -38,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lteval.errors import OutputExistsError, UsageError
+from lteval.errors import LtevalError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic, write_text_atomic
+from lteval.io.jsonfile import read_json
 from lteval.io.progress import progress_enabled
 from lteval.tasks import CXRLT2026_TASK1_CLASSES, CXRLT2026_TASK1_TRAIN_COUNTS, CXRLT2026_TASK1_TRAIN_N_IMAGES
 
@@ -462,8 +462,8 @@ def read_meta(out_dir: str | Path) -> dict | None:
     if not p.is_file() or (Path(out_dir) / PARTIAL).exists():
         return None
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json(p, "synthetic set's synth.json")
+    except LtevalError:
         return None
 
 
