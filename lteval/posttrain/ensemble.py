@@ -30,6 +30,7 @@ import numpy as np
 from lteval.errors import InputError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
 from lteval.io.jsonfile import read_json
+from lteval.metrics.figures import headline_keys
 from lteval.posttrain.calib_stage import SPLITS, logit, sigmoid, write_stage_split
 from lteval.registry import Registry
 
@@ -191,7 +192,7 @@ def ensemble(run_dirs, out, *, weights=None, merge: str = "logits", splits=None,
         label_src = next((p for p in (member_label_file(d, split) for d in dirs) if p is not None), None)
         sc = write_stage_split(out, split, ids, probs, z, task, label_src=label_src, n_boot=n_boot)
         if sc is not None:
-            scores[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+            scores[split] = {k: sc["overall"][k] for k in headline_keys()}
     from lteval import __version__
 
     members = []

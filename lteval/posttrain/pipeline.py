@@ -42,6 +42,7 @@ from pathlib import Path
 from lteval.errors import ConfigError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
 from lteval.io.jsonfile import read_json
+from lteval.metrics.figures import headline_keys
 from lteval.posttrain.stages import STAGE_REGISTRY
 
 __all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
@@ -245,7 +246,7 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
             scores = {}
             for p in sorted((tmp / "scores").glob("*.json")) if (tmp / "scores").is_dir() else []:
                 o = read_json(p, "score file", expect=dict)["overall"]
-                scores[p.stem] = {k: o[k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+                scores[p.stem] = {k: o[k] for k in headline_keys()}
             write_json_atomic(tmp / "DONE", {"scores": scores, "wall_s": round(time.time() - t0, 1),
                                              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             if sdir.exists():
