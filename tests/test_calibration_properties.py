@@ -187,7 +187,7 @@ def test_malformed_files_are_rejected(tmp_path, name, mutate, match):
 def test_non_json_and_nan_literals_are_rejected(tmp_path):
     p = tmp_path / "c.json"
     p.write_text("{not json")
-    with pytest.raises(InputError, match="invalid JSON") as e:
+    with pytest.raises(InputError, match="calibration file is not valid JSON") as e:
         load_calibration(p)
     assert e.value.line == 1
     d = _valid_dict()

@@ -15,9 +15,8 @@ from lteval.io.progress import progress_disabled_by_env, progress_enabled
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Modules still reading the variable themselves, to be switched to lteval.io.progress when
-#: their owners' branches merge (issue 14); empty this set then, and keep it empty.
-PENDING = {"lteval/train/engine.py", "lteval/data/synth.py", "lteval/report/render.py"}
+#: Modules allowed to read the variable themselves besides lteval/io/progress.py: none.
+PENDING: set[str] = set()
 
 
 class _Tty(io.StringIO):

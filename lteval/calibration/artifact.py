@@ -15,7 +15,6 @@ executed or unpickled.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from lteval.calibration.base import REGISTRY, Calibrator, create_calibrator
 from lteval.errors import InputError, UsageError, did_you_mean
+from lteval.io.jsonfile import read_json
 from lteval.thresholds import Thresholds
 
 FORMAT = "lteval-calibration"
@@ -136,26 +136,7 @@ class CalibrationArtifact:
 def load_calibration(path: str | Path) -> CalibrationArtifact:
     """Read and validate CALIB.json (InputError/UsageError naming the file on any problem)."""
     p = Path(path)
-    if not p.exists():
-        raise UsageError("calibration file does not exist", file=str(p))
-    if p.is_dir():
-        raise UsageError("expected a calibration JSON file, got a directory", file=str(p))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("calibration file is not UTF-8 text", file=str(p)) from None
-    except OSError as e:
-        raise UsageError(f"cannot read calibration file: {e.strerror or e}", file=str(p)) from None
-
-    def _no_constants(name):
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        d = json.loads(text, parse_constant=_no_constants)
-    except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", file=str(p), line=e.lineno) from None
-    except ValueError as e:
-        raise InputError(f"invalid JSON: {e}", file=str(p)) from None
+    d = read_json(p, "calibration file", allow_nan=False)
     return CalibrationArtifact.from_dict(d, source=str(p))
 
 

@@ -22,6 +22,7 @@ from lteval.calibration._arrays import check_kind_scores, to_probs
 from lteval.calibration.base import create_calibrator
 from lteval.errors import InputError, UsageError
 from lteval.metrics._validation import check_labels
+from lteval.metrics.figures import lower_is_better
 
 
 def make_folds(y, n_folds: int = 5, *, groups=None, seed: int = 0) -> np.ndarray:
@@ -121,8 +122,6 @@ def cross_fit(scores, y, method: str, *, input: str, folds=5, groups=None, seed:
 
 
 FIGURES = ("ece", "mAP", "mF1")
-#: For ranking: lower is better for ece, higher for the others.
-LOWER_IS_BETTER = {"ece": True, "mAP": False, "mF1": False}
 
 
 def _point(y, p, empty_class, n_bins, threshold=0.5, calibration=True):
@@ -200,7 +199,7 @@ def evaluate(y, before_probs, results: list[CrossFitResult], *, n_boot: int = 10
         entry["delta_within_fold"] = {"mAP": _nn(_within_fold_delta_map(y, before_probs, r, empty_class))}
         entry["warnings"] = r.warnings
         report["methods"][r.method] = entry
-    sign = 1.0 if LOWER_IS_BETTER[rank_by] else -1.0
+    sign = 1.0 if lower_is_better(rank_by) else -1.0  # ece: lower is better
     report["ranking"] = sorted(
         report["methods"],
         key=lambda m: (np.inf if report["methods"][m][rank_by] is None

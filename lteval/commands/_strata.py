@@ -60,14 +60,15 @@ def print_strata(d: dict) -> None:
     from rich.markup import escape
 
     from lteval.commands._tables import Col, print_table
+    from lteval.metrics.figures import figure, group_key
 
     strata = d.get("strata")
     if not strata:
         return
-    figures = [("mAP", "mAP", 0), ("mAUROC", "mAUROC", 2)]
+    figures = [("mAP", figure("mAP").label, 0), ("mAUROC", figure("mAUROC").label, 2)]
     if any("tail" in (e.get("groups") or {}) for e in strata.values()):
-        figures.append(("tail.mAP", "tail mAP", 3))
-    figures += [("mF1", "mF1", 4), ("ece", "ECE", 5)]
+        figures.append((group_key("tail", "mAP"), f"tail {figure('mAP').label}", 3))
+    figures += [("mF1", figure("mF1").label, 4), ("ece", figure("ece").label, 5)]
     by_col: dict[str, list] = {}
     for e in strata.values():
         by_col.setdefault(e["column"], []).append(e)

@@ -161,20 +161,23 @@ def run_command(
 def _print_summary(run_dir: Path) -> None:
     from rich.table import Table
 
-    t = Table(title=f"{run_dir}", title_justify="left")
-    for c in ("split", "n", "mAP", "mAUROC", "mF1", "ECE", "head mAP", "medium mAP", "tail mAP"):
-        t.add_column(c)
+    from lteval.commands._tables import fmt
+    from lteval.io.jsonfile import read_json
+    from lteval.metrics.figures import figure, headline_keys
 
-    def f(x):
-        return "—" if x is None else f"{x:.4f}"
+    groups = ("head", "medium", "tail")
+    t = Table(title=f"{run_dir}", title_justify="left")
+    for c in ("split", "n", *(figure(k).label for k in headline_keys()),
+              *(f"{g} {figure('mAP').label}" for g in groups)):
+        t.add_column(c)
     for split in ("val", "calib", "dev", "test"):
         p = Path(run_dir) / "scores" / f"{split}.json"
         if not p.is_file():
             continue
-        d = json.loads(p.read_text())
+        d = read_json(p, "score file", expect=dict)
         o, g = d["overall"], d.get("groups", {})
-        t.add_row(split, str(d["n_samples"]), f(o["mAP"]), f(o["mAUROC"]), f(o["mF1"]), f(o["ece"]),
-                  *(f(g.get(k, {}).get("mAP")) for k in ("head", "medium", "tail")))
+        t.add_row(split, str(d["n_samples"]), *(fmt(o[k]) for k in headline_keys()),
+                  *(fmt(g.get(k, {}).get("mAP")) for k in groups))
     console.print(t)
 
 

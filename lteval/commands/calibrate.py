@@ -241,9 +241,11 @@ def print_cv(rep: dict) -> None:
     from rich.markup import escape
 
     from lteval.commands._tables import Col, print_table
+    from lteval.metrics.figures import figure, lower_is_better
 
-    cols = [Col("#", drop=2), Col("method", "left", name=True), Col("ECE"), Col("mAP"), Col("mF1"),
-            Col("Δ mAP in-fold", drop=1)]
+    keys = ("ece", "mAP", "mF1")  # the figures cross-fitting reports (calibration.crossfit.FIGURES)
+    cols = [Col("#", drop=2), Col("method", "left", name=True), *(Col(figure(k).label) for k in keys),
+            Col(f"Δ {figure('mAP').label} in-fold", drop=1)]
     b = rep["before"]
     rows = [["", "[italic]before[/]", fmt(b["ece"]), fmt(b["mAP"]), fmt(b["mF1"]), ""]]
     for i, m in enumerate(rep["ranking"], 1):
@@ -255,13 +257,13 @@ def print_cv(rep: dict) -> None:
                                 f"{rep['folds']} folds{grouped}; mF1 at {thr}"), cols, rows,
                 box=box.SIMPLE_HEAD)
     if boot:
-        cols = [Col("method", "left", name=True)] + [Col(f"Δ {k}", drop=d)
-                                                      for k, d in (("ECE", 0), ("mAP", 0), ("mF1", 1))]
+        cols = [Col("method", "left", name=True)] + [Col(f"Δ {figure(k).label}", drop=d)
+                                                      for k, d in zip(keys, (0, 0, 1))]
         rows = []
         for m in rep["ranking"]:
             e = rep["methods"][m]
             cells = []
-            for k in ("ece", "mAP", "mF1"):
+            for k in keys:
                 v = e["delta"][k]
                 lo, hi = e["delta_ci"][k]
                 if v is None or lo is None:
@@ -275,7 +277,7 @@ def print_cv(rep: dict) -> None:
         ci = b["ci"]
         console.print(f"before, 95% CI: ECE {fmt_ci(ci, 'ece')}, mAP {fmt_ci(ci, 'mAP')}, mF1 {fmt_ci(ci, 'mF1')} "
                       "(CIs of the after values: --json)", highlight=False)
-    console.print(f"Ranked by {rep['rank_by']} ({'lower' if rep['rank_by'] == 'ece' else 'higher'} is better). "
+    console.print(f"Ranked by {rep['rank_by']} ({'lower' if lower_is_better(rep['rank_by']) else 'higher'} is better). "
                   "'none' = no calibration (same thresholds, if any). mAP pools the out-of-fold outputs "
                   "of k different fitted maps, which reorders rare classes even for a monotone map; "
                   "'Δ mAP in-fold' scores each fold on its own (one map, as on a test set).",

@@ -78,15 +78,14 @@ def make_example(out: Path, *, n: int = 1620, seed: int = 0) -> dict[str, Path]:
 
 def _stage_thresholds(stage: Path):
     """Per-class thresholds (C,) a calibration stage fitted on its calib split, or 0.5 if none."""
-    import json
-
+    from lteval.io.jsonfile import read_json
     from lteval.report.sources import parse_thresholds
     from lteval.tasks import get_task
 
     f = stage / "thresholds.json"
     if not f.exists():
         return 0.5
-    obj = json.loads(f.read_text())
+    obj = read_json(f, "thresholds file", expect=dict)
     return parse_thresholds(obj, get_task(obj.get("task")), f)
 
 

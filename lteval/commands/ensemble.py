@@ -31,11 +31,10 @@ def ensemble_command(
 
     Example: lteval ensemble runs/a-1234abcd runs/b-5678ef01 --merge logits -o runs/ens-ab
     """
-    import json
-
     from rich.table import Table
 
     from lteval.errors import UsageError
+    from lteval.io.jsonfile import read_json
     from lteval.metrics.figures import figure, headline_keys
     from lteval.posttrain.ensemble import ensemble
 
@@ -56,7 +55,7 @@ def ensemble_command(
     for s in ("val", "calib", "dev", "test"):
         p = d / "scores" / f"{s}.json"
         if p.is_file():
-            o = json.loads(p.read_text())
+            o = read_json(p, "score file", expect=dict)
             t.add_row(s, str(o["n_samples"]), *(f(o["overall"][k]) for k in headline_keys()))
     console.print(t)
 

@@ -82,19 +82,15 @@ def report(
     sources += [parse_pred_spec(s) for s in (pred or [])]
     if not sources:
         raise UsageError("nothing to report: give run directories or --pred NAME=DEV.csv[:TEST.csv]")
-    import warnings
+    from lteval.commands._strata import metadata_warnings
 
-    from lteval.commands._strata import print_metadata_warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with metadata_warnings():
         out = render_report(sources, output, dev_labels=dev_labels, test_labels=test_labels,
                             train_labels=train_labels, counts=counts, task=task,
                             bootstrap=bootstrap, seed=seed, pr_classes=pr_class or None,
                             with_stages=stages, title=title, force=force, progress=True,
                             rank_metric=rank_metric, metadata=metadata, cluster_by=cluster_by,
                             strata_by=strata_by or (), bins=bins)
-    print_metadata_warnings(caught)
     console.print(f"wrote {out}", highlight=False, markup=False)
 
 

@@ -25,6 +25,7 @@ def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
     from rich.markup import escape
 
     from lteval.commands._tables import Col, print_table
+    from lteval.metrics.figures import figure, group_key, group_keys
 
     d = report.to_dict()
     ci = d.get("ci")
@@ -34,18 +35,19 @@ def print_report(report, *, title: str = "", show_classes: bool = True) -> None:
     print_table(console, escape(head), cols,
                 [[k, fmt(v), *([fmt_ci(ci, k)] if ci else [])] for k, v in d["overall"].items()])
     if d["groups"]:
-        cols = [Col("group", "left", name=True), Col("classes", drop=4), Col("mAP"),
-                Col("mAUROC", drop=2), Col("mF1", drop=3)]
+        keys = group_keys()  # mAP, mAUROC, mF1: the first never dropped, the others 2, 3, ...
+        cols = [Col("group", "left", name=True), Col("classes", drop=4),
+                *(Col(figure(k).label, drop=i + 1 if i else 0) for i, k in enumerate(keys))]
         rows = [[name, str(len(v["classes"])),
-                 *(fmt(v[k]) + (f"\n[dim]{fmt_ci(ci, f'{name}.{k}')}[/]" if ci else "")
-                   for k in ("mAP", "mAUROC", "mF1"))] for name, v in d["groups"].items()]
+                 *(fmt(v[k]) + (f"\n[dim]{fmt_ci(ci, group_key(name, k))}[/]" if ci else "")
+                   for k in keys)] for name, v in d["groups"].items()]
         print_table(console, escape(f"groups by training prevalence ({report.groups_source})"),
                     cols, rows)
     if show_classes:
         group_of = {c: name for name, v in d["groups"].items() for c in v["classes"]}
         cols = [Col("class", "left", name=True), Col("group", "left", drop=2), Col("n_pos"),
                 Col("AP"), Col("AUROC"), Col("F1", drop=1), Col("precision", drop=5),
-                Col("recall", drop=4), Col("ECE", drop=3)]
+                Col("recall", drop=4), Col(figure("ece").label, drop=3)]
         rows = []
         for c in report.class_order_by_frequency():
             v = d["per_class"][c]

@@ -29,7 +29,6 @@ the pictures.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -38,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lteval.errors import OutputExistsError, UsageError
+from lteval.errors import LtevalError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic, write_text_atomic
+from lteval.io.jsonfile import read_json
+from lteval.io.progress import progress_enabled
 from lteval.tasks import CXRLT2026_TASK1_CLASSES, CXRLT2026_TASK1_TRAIN_COUNTS, CXRLT2026_TASK1_TRAIN_N_IMAGES
 
 CLASSES = CXRLT2026_TASK1_CLASSES
@@ -274,10 +275,6 @@ def _render_chunk(args) -> int:
     return len(ids)
 
 
-def _use_progress(progress: bool) -> bool:
-    return bool(progress) and os.environ.get("LTEVAL_NO_PROGRESS", "") not in ("1", "true") and sys.stderr.isatty()
-
-
 def _default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -353,7 +350,7 @@ def generate(out_dir: str | Path, *, n_train: int = 20000, n_dev: int = 2000, n_
 
 
 def _run_jobs(jobs, total: int, workers: int, progress: bool, label: str) -> None:
-    show = _use_progress(progress)
+    show = progress_enabled(progress)
     bar = None
     if show:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -465,8 +462,8 @@ def read_meta(out_dir: str | Path) -> dict | None:
     if not p.is_file() or (Path(out_dir) / PARTIAL).exists():
         return None
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json(p, "synthetic set's synth.json")
+    except LtevalError:
         return None
 
 

@@ -6,29 +6,17 @@ nothing is recomputed here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from lteval.errors import InputError, UsageError
+from lteval.io.jsonfile import read_json
 from lteval.leaderboard.entry import Entry, result_from_score
 
 #: Splits in the order a run directory's scores are listed.
 SPLIT_ORDER = ("dev", "test", "val", "calib")
 #: Splits a run directory contributes by default (others only with ``--split``).
 REPORTED_SPLITS = ("dev", "test")
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise UsageError(f"cannot read {what}: {e.strerror or e}", file=str(path)) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{what} is not valid JSON: {e.msg} (column {e.colno})",
-                         file=str(path), line=e.lineno) from None
 
 
 def _check_score(obj: Any, path: Path) -> dict:

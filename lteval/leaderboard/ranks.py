@@ -9,11 +9,11 @@ map (P(row better than column), ``*`` where the Holm-adjusted p-value is below 0
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from lteval.errors import InputError, UsageError
+from lteval.errors import InputError
+from lteval.io.jsonfile import read_json
 from lteval.leaderboard.table import md_escape
 
 ALPHA = 0.05
@@ -25,16 +25,7 @@ _REQUIRED = ("systems", "metric", "n_boot", "ranking", "rank_probabilities", "pa
 def load_rank_file(path: str | Path) -> dict[str, Any]:
     """Read and check an ``lteval rank --json`` file (clear errors, never a traceback)."""
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise UsageError(f"rank file {p} does not exist", file=str(p)) from None
-    except OSError as e:
-        raise UsageError(f"cannot read rank file: {e.strerror or e}", file=str(p)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"rank file is not valid JSON: {e}", file=str(p)) from None
-    if not isinstance(obj, dict):
-        raise InputError("not an `lteval rank --json` file (expected a JSON object)", file=str(p))
+    obj = read_json(p, "rank file", expect=dict)
     missing = [k for k in _REQUIRED if k not in obj]
     if missing:
         raise InputError(f"not an `lteval rank --json` file: no {', '.join(repr(m) for m in missing)}",

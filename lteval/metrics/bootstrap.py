@@ -169,8 +169,8 @@ def paired_bootstrap(y_true, y_prob_a, y_prob_b, *, n_boot: int = 1000, seed: in
     far side of zero (``<= 0`` when diff > 0, ``>= 0`` otherwise); B counts defined resamples.
     ``clusters`` (n,) resamples clusters instead of rows.
     """
-    y, pa = check_targets(y_true, y_prob_a)
-    _, pb = check_targets(y_true, y_prob_b)
+    y, pa = check_targets(y_true, y_prob_a, names=("y_true", "y_prob_a"))
+    _, pb = check_targets(y_true, y_prob_b, names=("y_true", "y_prob_b"))
     n = y.shape[0]
     ones = np.ones((1, n))
     point_a = bootstrap_distribution(y, pa, weights=ones, **kw)

@@ -9,13 +9,13 @@ default (``cxrlt2026-task1`` ships the published training counts).
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lteval.errors import InputError, UsageError, did_you_mean
+from lteval.io.jsonfile import parse_json
 from lteval.tasks import Task, TrainCounts
 
 GROUP_NAMES = ("head", "medium", "tail")
@@ -75,8 +75,8 @@ def read_counts_file(path: str | Path, task: Task) -> TrainCounts:
     counts: dict[str, int] = {}
     n_images = None
     if p.suffix.lower() == ".json":
+        obj = parse_json(text, "counts file", file=str(p))
         try:
-            obj = json.loads(text)
             n_images = int(obj["n_images"])
             counts = {str(k): int(v) for k, v in obj["counts"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as e:

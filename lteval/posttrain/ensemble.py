@@ -29,6 +29,8 @@ import numpy as np
 
 from lteval.errors import InputError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
+from lteval.io.jsonfile import read_json
+from lteval.metrics.figures import headline_keys
 from lteval.posttrain.calib_stage import SPLITS, logit, sigmoid, write_stage_split
 from lteval.registry import Registry
 
@@ -102,21 +104,14 @@ def _merge_rank(arrays, w):
 MERGES = tuple(MERGE_REGISTRY)
 
 
-def _read_json(p: Path) -> dict:
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {p.name}: {e}", file=str(p)) from None
-
-
 def _member_task(d: Path) -> str | None:
     for p in (d / "config.json", d.parent.parent / "config.json" if d.parent.name == "post" else None):
         if p is not None and p.is_file():
-            t = _read_json(p).get("task")
+            t = read_json(p, "run config", expect=dict).get("task")
             if isinstance(t, str):
                 return t
     for p in sorted((d / "scores").glob("*.json")) if (d / "scores").is_dir() else []:
-        t = _read_json(p).get("task")
+        t = read_json(p, "score file", expect=dict).get("task")
         if isinstance(t, str):
             return t
     return None
@@ -137,7 +132,7 @@ def _prepare_out(out: Path, force: bool) -> None:
             raise OutputExistsError(f"{out} exists and is not a directory")
         if any(out.iterdir()):
             cfg = out / "config.json"
-            ours = cfg.is_file() and isinstance(_read_json(cfg).get("ensemble"), dict)
+            ours = cfg.is_file() and isinstance(read_json(cfg, "run config", expect=dict).get("ensemble"), dict)
             if not force:
                 raise OutputExistsError(f"{out} already exists and is not empty; pass --force to replace "
                                         "it (only an earlier ensemble directory is replaced)")
@@ -197,12 +192,12 @@ def ensemble(run_dirs, out, *, weights=None, merge: str = "logits", splits=None,
         label_src = next((p for p in (member_label_file(d, split) for d in dirs) if p is not None), None)
         sc = write_stage_split(out, split, ids, probs, z, task, label_src=label_src, n_boot=n_boot)
         if sc is not None:
-            scores[split] = {k: sc["overall"][k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+            scores[split] = {k: sc["overall"][k] for k in headline_keys()}
     from lteval import __version__
 
     members = []
     for d, wi in zip(dirs, w):
-        cfg = _read_json(d / "config.json") if (d / "config.json").is_file() else {}
+        cfg = read_json(d / "config.json", "run config", expect=dict) if (d / "config.json").is_file() else {}
         members.append({"path": str(d.resolve()), "name": cfg.get("name", d.name), "weight": float(wi),
                         "config_hash": cfg.get("config_hash")})
     cfg = {"name": name or f"ensemble-{len(dirs)}", "task": task.name, "lteval_version": __version__,
@@ -211,9 +206,9 @@ def ensemble(run_dirs, out, *, weights=None, merge: str = "logits", splits=None,
                         if merge == "rank" else ""}}
     first = members and dirs[0] / "config.json"
     if first and first.is_file():
-        base = _read_json(first)
+        base = read_json(first, "run config", expect=dict)
         for k in ("backbone", "loss", "preset", "image_size", "seed"):
-            vals = {json.dumps(_read_json(d / "config.json").get(k)) for d in dirs if (d / "config.json").is_file()}
+            vals = {json.dumps(read_json(d / "config.json", "run config", expect=dict).get(k)) for d in dirs if (d / "config.json").is_file()}
             if len(vals) == 1 and k in base:
                 cfg[k] = base[k]
     write_json_atomic(out / "config.json", cfg)

@@ -41,6 +41,8 @@ from pathlib import Path
 
 from lteval.errors import ConfigError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
+from lteval.io.jsonfile import read_json
+from lteval.metrics.figures import headline_keys
 from lteval.posttrain.stages import STAGE_REGISTRY
 
 __all__ = ["STAGES", "parse_name", "list_stages", "split_overrides", "stage_options", "run_pipeline",
@@ -215,7 +217,7 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
         h = _opts_hash(chain_opts)
         if sdir.exists() and not force:
             done = is_done(sdir)
-            stored = _read_json(sdir / "config.json") if (sdir / "config.json").is_file() else {}
+            stored = read_json(sdir / "config.json", "stage config", expect=dict) if (sdir / "config.json").is_file() else {}
             if done and stored.get("options_hash") == h:
                 log(f"post/{'+'.join(chain)}: finished stage reused")
                 if STAGE_REGISTRY.entry(st).classifier:
@@ -243,8 +245,8 @@ def run_stages(run_dir: str | Path, stages, *, options: dict | None = None, forc
             write_json_atomic(tmp / "config.json", cfg)
             scores = {}
             for p in sorted((tmp / "scores").glob("*.json")) if (tmp / "scores").is_dir() else []:
-                o = _read_json(p)["overall"]
-                scores[p.stem] = {k: o[k] for k in ("mAP", "mAUROC", "mF1", "ece")}
+                o = read_json(p, "score file", expect=dict)["overall"]
+                scores[p.stem] = {k: o[k] for k in headline_keys()}
             write_json_atomic(tmp / "DONE", {"scores": scores, "wall_s": round(time.time() - t0, 1),
                                              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             if sdir.exists():
@@ -440,7 +442,7 @@ class _Context:
 
         if not (sdir / "head.pt").is_file() or not (sdir / "head.json").is_file():
             raise UsageError(f"{sdir} has no head.pt/head.json: pass --force to redo the stage")
-        return StageHead.from_spec(_read_json(sdir / "head.json"), load_checkpoint(sdir / "head.pt")).to(self.device)
+        return StageHead.from_spec(read_json(sdir / "head.json", "stage head file", expect=dict), load_checkpoint(sdir / "head.pt")).to(self.device)
 
     def write(self, out: Path, split: str, ids, z) -> None:
         from lteval.posttrain.calib_stage import sigmoid, write_stage_split
@@ -458,13 +460,6 @@ class _Context:
 def _mkdir(p: Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def _read_json(p: Path) -> dict:
-    try:
-        return json.loads(Path(p).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {p}: {e}", file=str(p)) from None
 
 
 def _version() -> str:

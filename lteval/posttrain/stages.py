@@ -56,12 +56,23 @@ def register_stage(name: str, *, summary: str, options: type[StageOptions], clas
 
 # --------------------------------------------------------------------------- classifier stages
 
-def _save_and_write(ctx, new, out: Path):
+#: The paper of the three decoupled classifier stages (cRT, tau, LWS).
+_KANG = "Kang et al., ICLR 2020"
+
+
+def _finish(ctx, new, out: Path, info: dict) -> tuple[dict, object]:
+    """Save the classifier stage's new head ``new`` in ``out``, write its predictions; ``(info, new)``."""
     ctx.save_head(new, out)
     ctx.write_from_head(new, out)
+    return info, new
 
 
-@register_stage("crt", options=CRTOptions, classifier=True, paper="Kang et al., ICLR 2020",
+def _current_head(ctx, head):
+    """The head an earlier stage of the chain left (``head``), else the base run's."""
+    return head if head is not None else ctx.base_head()
+
+
+@register_stage("crt", options=CRTOptions, classifier=True, paper=_KANG,
                 summary="classifier re-training: frozen backbone (eval mode, statistics frozen), new linear "
                         "classifier, class-aware sampling, own schedule (Kang et al. 2020)")
 def _run_crt(ctx, opts: dict, out: Path, prev: Path, head):
@@ -76,11 +87,10 @@ def _run_crt(ctx, opts: dict, out: Path, prev: Path, head):
     new, log = C.train_crt(ctx.model, train, y, cfg, device=ctx.device, amp_dtype=ctx.amp_dtype)
     info = {"train_images": int(len(y)), "steps": log["steps"],
             "final_loss": log["epochs"][-1]["loss"] if log["epochs"] else None}
-    _save_and_write(ctx, new, out)
-    return info, new
+    return _finish(ctx, new, out, info)
 
 
-@register_stage("tau", options=TauOptions, classifier=True, exclusive="lws", paper="Kang et al., ICLR 2020",
+@register_stage("tau", options=TauOptions, classifier=True, exclusive="lws", paper=_KANG,
                 summary="tau-normalisation of the classifier's class vectors, tau chosen on val (Kang et al. "
                         "2020); per-class affine: moves F1/ECE, not mAP")
 def _run_tau(ctx, opts: dict, out: Path, prev: Path, head):
@@ -88,7 +98,7 @@ def _run_tau(ctx, opts: dict, out: Path, prev: Path, head):
 
     from lteval.posttrain import crt as C
 
-    cur = head if head is not None else ctx.base_head()
+    cur = _current_head(ctx, head)
     if opts["tau"] == "auto":
         tau, table = C.select_tau(cur, ctx.features("val"), ctx.labels("val"), bias=opts["bias"])
         info = {"tau": tau, "selected_on": "val", "criterion": "macro-F1 at 0.5", "search": table}
@@ -97,22 +107,20 @@ def _run_tau(ctx, opts: dict, out: Path, prev: Path, head):
     new = C.tau_normalize(cur, tau, bias=opts["bias"])
     if all(not isinstance(h, torch.nn.Linear) for h in new.heads):
         info["note"] = "cosine classifier: tau-normalisation is a no-op"
-    _save_and_write(ctx, new, out)
-    return info, new
+    return _finish(ctx, new, out, info)
 
 
-@register_stage("lws", options=LWSOptions, classifier=True, exclusive="tau", paper="Kang et al., ICLR 2020",
+@register_stage("lws", options=LWSOptions, classifier=True, exclusive="tau", paper=_KANG,
                 summary="learnable per-class weight scaling on the train split (Kang et al. 2020); per-class "
                         "affine: moves F1/ECE, not mAP")
 def _run_lws(ctx, opts: dict, out: Path, prev: Path, head):
     from lteval.posttrain import crt as C
 
-    cur = head if head is not None else ctx.base_head()
+    cur = _current_head(ctx, head)
     new, log = C.train_lws(cur, ctx.features("train"), ctx.labels("train"), C.LWSConfig.from_dict(opts))
     info = {"steps": log["steps"], "nonpositive_scales": log["nonpositive_scales"],
             "scales": [float(v) for v in new.lws.detach().cpu()]}
-    _save_and_write(ctx, new, out)
-    return info, new
+    return _finish(ctx, new, out, info)
 
 
 # --------------------------------------------------------------------------- output stages

@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lteval.errors import LtevalError
+from lteval.io.jsonfile import read_json
+
 #: Keys a recorded DRW switch step may be stored under (DONE or any evaluation).
 DRW_STEP_KEYS = ("drw_step", "drw_switch_step", "drw_start_step")
 #: Series drawn, in panel order: (key, label).
@@ -71,8 +74,8 @@ def _read_done(run_dir: Path) -> dict:
     if not p.is_file():
         return {}
     try:
-        obj = json.loads(p.read_text(encoding="utf-8") or "{}")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        obj = read_json(p, "DONE marker")
+    except LtevalError:
         return {}  # an old empty / plain-text marker: nothing recorded
     return obj if isinstance(obj, dict) else {}
 

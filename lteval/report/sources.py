@@ -9,14 +9,15 @@ figures when labels are not available).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from lteval.errors import InputError, UsageError
+from lteval.io.jsonfile import read_json
 from lteval.tasks import Task, get_task
 
 #: The two sides of every comparison. A run without a ``dev`` split falls back to ``val``.
@@ -99,16 +100,6 @@ def parse_pred_spec(spec: str) -> PredSource:
     dev, test = (rest.split(":", 1) + [None])[:2] if ":" in rest else (rest, None)
     missing = dev if not Path(dev).is_file() else test
     raise UsageError(f"--pred {spec!r}: prediction file {missing} does not exist", file=missing)
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as e:
-        raise UsageError(f"cannot read {what}: {e.strerror or e}", file=str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{what} is not valid JSON: {e.msg} (column {e.colno})", file=str(path),
-                         line=e.lineno) from None
 
 
 def is_run_dir(path: Path) -> bool:
@@ -237,9 +228,9 @@ class Loader:
 
     def _load_one(self, d: Path, name: str, base: str | None, stage: str | None,
                   base_dir: Path | None) -> LoadedRun:
-        config = _read_json(d / "config.json", "run config") if (d / "config.json").is_file() else None
+        config = read_json(d / "config.json", "run config") if (d / "config.json").is_file() else None
         if config is None and base_dir is not None and (base_dir / "config.json").is_file():
-            config = _read_json(base_dir / "config.json", "run config")
+            config = read_json(base_dir / "config.json", "run config")
         if config is not None and not isinstance(config, dict):
             raise InputError("run config is not a JSON object", file=str(d / "config.json"))
         if config and isinstance(config.get("task"), str):
@@ -259,7 +250,7 @@ class Loader:
             stored = None
             score_path = d / "scores" / f"{chosen}.json"
             if score_path.is_file():
-                stored = _read_json(score_path, "score file")
+                stored = read_json(score_path, "score file")
                 if isinstance(stored, dict) and isinstance(stored.get("task"), str):
                     self._settle_task(stored["task"], str(score_path))
                 else:
@@ -273,11 +264,11 @@ class Loader:
         th = d / "thresholds.json"
         calib = d / "calibration.json"
         if th.is_file():
-            obj = _read_json(th, "thresholds file")
+            obj = read_json(th, "thresholds file")
             run.thresholds = parse_thresholds(obj, self.task, th)
             run.thresholds_source = _describe_thresholds(th, obj)
         elif calib.is_file():
-            obj = _read_json(calib, "calibration file")
+            obj = read_json(calib, "calibration file")
             if isinstance(obj, dict) and obj.get("thresholds") is not None:
                 run.thresholds = parse_thresholds(obj, self.task, calib)
                 run.thresholds_source = _describe_thresholds(calib, obj)
@@ -336,7 +327,7 @@ def _run_name(d: Path) -> str:
 
 def synthetic_metadata_path(config: dict | None) -> Path | None:
     """``metadata.csv`` of the synthetic set a ``data="synth"`` run config was trained on
-    (``$LTEVAL_HOME/synth/n…-d…-t…-…px-seed…``, as ``lteval.train.engine.synth_root``), else None.
+    (``$LTEVAL_HOME/synth/n…-d…-t…-…px-seed…``, as ``lteval.data.run_data.synth_root``), else None.
 
     A complete set generated before ``metadata.csv`` existed has it written first (as
     ``lteval data synth`` / training would), from the set's own seed."""
@@ -347,9 +338,10 @@ def synthetic_metadata_path(config: dict | None) -> Path | None:
                                                      "synth_size", "synth_seed"))
     except (KeyError, TypeError, ValueError):
         return None
-    from lteval.train.config import lteval_home
+    from lteval.data.run_data import synth_root
 
-    root = lteval_home() / "synth" / f"n{n}-d{d}-t{t}-{s}px-seed{seed}"
+    root = synth_root(SimpleNamespace(synth_n_train=n, synth_n_dev=d, synth_n_test=t, synth_size=s,
+                                      synth_seed=seed))
     if not (root / "metadata.csv").is_file():
         from lteval.data.synth import ensure_metadata, read_meta
 
@@ -366,7 +358,7 @@ def _synthetic_metadata_of(run: LoadedRun) -> Path | None:
     if found is None and run.kind == "stage" and run.path is not None:  # a stage's own config
         base = run.path.parent.parent / "config.json"                  # may lack the data keys
         if base.is_file():
-            found = synthetic_metadata_path(_read_json(base, "run config"))
+            found = synthetic_metadata_path(read_json(base, "run config"))
     return found
 
 

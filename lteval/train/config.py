@@ -33,7 +33,6 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from lteval.data.run_data import lteval_home  # noqa: F401  (report/sources.py still imports it from here)
 from lteval.errors import ConfigError, did_you_mean
 from lteval.train.backbone_specs import HEADS, backbone_info
 from lteval.train.loss_specs import loss_spec

@@ -9,15 +9,15 @@ started over with ``force``, and refused otherwise. Checkpoints are written atom
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from lteval.errors import OutputExistsError, UsageError
+from lteval.errors import LtevalError, OutputExistsError, UsageError
 from lteval.io.atomic import write_json_atomic
+from lteval.io.jsonfile import read_json
 
 __all__ = ["open_run", "find_runs", "is_done", "read_config", "save_checkpoint", "load_checkpoint",
            "write_done", "CONFIG", "DONE", "LAST", "BEST"]
@@ -36,12 +36,9 @@ def is_done(run_dir: str | Path) -> bool:
 def read_config(run_dir: str | Path) -> dict:
     """The resolved config a run was made with (``config.json``)."""
     p = Path(run_dir) / CONFIG
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{run_dir} is not an lteval run directory (no {CONFIG})") from None
-    except ValueError as e:
-        raise UsageError(f"cannot read {p}: {e}", file=str(p)) from None
+    if not p.exists():
+        raise UsageError(f"{run_dir} is not an lteval run directory (no {CONFIG})")
+    return read_json(p, "run config", expect=dict)
 
 
 def find_runs(out: str | Path, config_hash: str, *, done_only: bool = False) -> list[Path]:
@@ -53,7 +50,7 @@ def find_runs(out: str | Path, config_hash: str, *, done_only: bool = False) -> 
     for d in sorted(out.glob(f"*-{config_hash[:8]}")):
         try:
             h = read_config(d).get("config_hash", "")
-        except UsageError:
+        except LtevalError:
             continue
         if h.startswith(config_hash) and (is_done(d) or not done_only):
             found.append(d)
