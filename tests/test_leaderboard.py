@@ -20,7 +20,7 @@ from lteval.cli import app
 from lteval.leaderboard import (
     LeaderboardStore, all_entries, entry_from_path, published_entries, render_markdown, rows,
 )
-from lteval.leaderboard.table import md_escape
+from lteval.leaderboard.mdtext import md_escape
 
 runner = CliRunner()
 CLASSES = ["A & B", "<script>alert(1)</script>", 'quote"d', "tail"]

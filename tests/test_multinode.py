@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-OVER = dict(synth_n_train=240, synth_n_dev=60, synth_n_test=60, synth_size=32, image_size=32,
-            images_per_epoch=64, epochs=2, eval_batch_size=64, warmup_epochs=0.5)
-NAME = "convnext_tiny_bce"
+from ddp_reference import NAME, OVER, assert_matches_one_process_with_twice_the_batch
+from ddp_reference import history as _history
+from ddp_reference import logits as _logits
+
 SETS = [f"{k}={v}" for k, v in dict(OVER, batch_size=8).items()]
 TIMEOUT = 300
 
@@ -72,15 +73,6 @@ def _two_nodes(out, env, *extra, fault_step=0, node1=(), cwd=(None, None), timeo
     return res
 
 
-def _history(d):
-    return [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
-
-
-def _logits(d, split):
-    import pandas as pd
-    return pd.read_csv(d / "logits" / f"{split}.csv").iloc[:, 1:].to_numpy(np.float64)
-
-
 @pytest.fixture(scope="module")
 def two_node_run(tmp_path_factory, env):
     out = tmp_path_factory.mktemp("nodes")
@@ -91,8 +83,6 @@ def two_node_run(tmp_path_factory, env):
 
 
 def test_two_nodes_reproduce_one_process_with_twice_the_batch(tmp_path, env, two_node_run, monkeypatch):
-    from lteval.train.baselines import run_baseline
-
     for k in ("LTEVAL_HOME", "LTEVAL_NO_PROGRESS", "OMP_NUM_THREADS"):
         monkeypatch.setenv(k, env[k])
 
@@ -106,27 +96,7 @@ def test_two_nodes_reproduce_one_process_with_twice_the_batch(tmp_path, env, two
     assert sum(str(d) in o for _, o, _ in res) == 1
     assert not list(d.rglob("*.tmp")) and not list(d.parent.glob(".lteval-shared-*"))
 
-    single = run_baseline(NAME, out=tmp_path / "one", overrides=dict(OVER, batch_size=16), progress=False)
-    h1 = _history(single)
-    assert [h["step"] for h in h1] == [4, 8]
-    np.testing.assert_allclose([h["train_loss"] for h in hist], [h["train_loss"] for h in h1], rtol=1e-4)
-    for split in ("val", "dev"):
-        np.testing.assert_allclose(_logits(d, split), _logits(single, split), rtol=1e-3, atol=1e-3)
-    # and training moved the model well beyond that tolerance (the comparison is not vacuous)
-    import torch
-
-    from lteval.data.dataset import CXRDataset
-    from lteval.data.run_data import open_data
-    from lteval.io.tables import read_predictions
-    from lteval.train.baselines import resolve
-    from lteval.train.models import create_model
-    torch.manual_seed(0)
-    init = create_model("convnext_atto", 30, img_size=32).eval()
-    ids = read_predictions(d / "predictions" / "val.csv", "cxrlt2026-task1").ids
-    ds = CXRDataset(open_data(resolve(NAME, "smoke", OVER), prepare=False), ids, 32)
-    with torch.no_grad():
-        z0 = init(torch.stack([ds[i][0] for i in range(len(ids))])).double().numpy()
-    assert np.abs(_logits(d, "val") - z0).max() > 0.05
+    assert_matches_one_process_with_twice_the_batch(d, tmp_path / "one")
 
 
 @pytest.mark.parametrize("args, message", [

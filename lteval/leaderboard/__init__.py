@@ -10,7 +10,8 @@ from lteval.leaderboard.published import PUBLISHED, published_entries
 from lteval.leaderboard.store import (
     DEFAULT_DB, ENV_VAR, LeaderboardStore, all_entries, default_db_path,
 )
-from lteval.leaderboard.table import Row, md_escape, render_markdown, rows
+from lteval.leaderboard.mdtext import md_escape
+from lteval.leaderboard.table import Row, render_markdown, rows
 
 __all__ = [
     "METRICS", "Entry", "Result", "result_from_score", "entry_from_path", "run_name", "PUBLISHED",

@@ -14,7 +14,7 @@ from typing import Any
 
 from lteval.errors import InputError
 from lteval.io.jsonfile import read_json
-from lteval.leaderboard.table import md_escape
+from lteval.leaderboard.mdtext import md_escape
 
 ALPHA = 0.05
 #: Shades for P(rank r): < 2.5 %, < 25 %, < 50 %, < 75 %, >= 75 %.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from lteval.leaderboard.entry import Entry, Result
+from lteval.leaderboard.mdtext import md_escape
 from lteval.metrics.figures import figure, group_name, headline_keys, lower_is_better
 
 #: Columns shown by ``show`` and ``render`` (figure key, header): the headline figures of
@@ -65,24 +66,6 @@ def fmt_ci(result: Result, key: str, digits: int = 3) -> str:
     return "" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-_MD_SPECIAL = "\\`*_[]|<>&~"
-
-
-def md_escape(text: str) -> str:
-    """Escape ``text`` for a Markdown table cell (no HTML, no formatting, no column breaks)."""
-    out = []
-    for ch in str(text).replace("\r", " ").replace("\n", " "):
-        if ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == "&":
-            out.append("&amp;")
-        elif ch in _MD_SPECIAL:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def render_markdown(entries: Iterable[Entry], *, title: str = "lteval leaderboard",
