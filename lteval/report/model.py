@@ -338,11 +338,8 @@ def _pr_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rec, prec
 
 
-def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
-                progress: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Everything the template renders, as plain data plus SVG strings."""
-    results = _score_runs(runs, task, groups, opts, progress)
-    has_test = any(rr.test is not None for rr in results)
+def _notes(results: list[RunResult], has_test: bool, opts: ReportOptions) -> list[str]:
+    """The page-level notes (plain text, one per paragraph): missing test labels, metadata, clusters."""
     notes: list[str] = []
     if not has_test:
         notes.append("No test labels were given: this report shows the dev split only, so it "
@@ -362,50 +359,54 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                      f"{opts.cluster_by!r} instead of images (all images of a cluster together; "
                      f"n_clusters: {', '.join(seen) or 'none'}), as 'lteval score --cluster-by'."
                      + ("" if opts.bootstrap else " With --bootstrap 0 there are no intervals."))
-    order, prev, prev_src = _class_order(task, groups, results)
-    eval_split = _eval_split(results, has_test)
+    return notes
 
-    table = _table(results, has_test)
-    dumbbells, group_rows = _dumbbells(results, task, groups, order, has_test)
 
-    # per-class AP against training prevalence
+def _ap_vs_prevalence(results: list[RunResult], order: list[str], prev: dict[str, float | None],
+                      eval_split: str) -> str | None:
+    """SVG of per-class AP on eval_split against training prevalence (a fraction), or None."""
     series = {}
     for rr in results:
         res = rr.split(eval_split)
         if res is not None and res.score is not None:
             series[rr.run.name] = [_pc(res, c, "ap") for c in order]
-    ap_prev_svg = None
     if series and all(prev.get(c) is not None and prev[c] > 0 for c in order):
-        ap_prev_svg = figures.ap_vs_prevalence(
+        return figures.ap_vs_prevalence(
             [prev[c] for c in order], series,
             title=f"Per-class AP on {eval_split} against training prevalence")
+    return None
 
-    # reliability: before / after calibration
+
+def _split_arrays(rr: RunResult, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels (N, C), probabilities (N, C)) of one run's split, or None if either is missing."""
+    sd = rr.run.splits.get(split)
+    return (sd.y, sd.p) if sd is not None and sd.y is not None and sd.p is not None else None
+
+
+def _reliability_bins(yp: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """15 equal-width bins of all N×C probabilities: edges (16,), confidence/accuracy/count (15,)."""
     from lteval.metrics.calibration import reliability_table
 
+    t = reliability_table(yp[0], yp[1])
+    return {"edges": t["edges"], "confidence": t["confidence"], "accuracy": t["frequency"],
+            "count": t["count"]}
+
+
+def _reliability(results: list[RunResult], eval_split: str) -> tuple[list[dict], str | None]:
+    """Reliability figures: before/after per calibrated run, else one of all runs; plus a note."""
     by_name = {rr.run.name: rr for rr in results}
     rel = []
     calibrated = [rr for rr in results if rr.run.is_calibrated]
-
-    def arrays(rr: RunResult):
-        sd = rr.run.splits.get(eval_split)
-        return (sd.y, sd.p) if sd is not None and sd.y is not None and sd.p is not None else None
-
-    def bins(yp):
-        t = reliability_table(yp[0], yp[1])
-        return {"edges": t["edges"], "confidence": t["confidence"], "accuracy": t["frequency"],
-                "count": t["count"]}
-
     for rr in calibrated:
-        after = arrays(rr)
+        after = _split_arrays(rr, eval_split)
         before_rr = by_name.get(rr.run.uncalibrated_name or "")
-        before = arrays(before_rr) if before_rr is not None else None
+        before = _split_arrays(before_rr, eval_split) if before_rr is not None else None
         if after is None:
             continue
         panels = []
         if before is not None:
-            panels.append((f"before: {before_rr.run.name} (ECE {_fmt(_get(before_rr.split(eval_split).score, 'ece'))})", bins(before)))
-        panels.append((f"after: {rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})", bins(after)))
+            panels.append((f"before: {before_rr.run.name} (ECE {_fmt(_get(before_rr.split(eval_split).score, 'ece'))})", _reliability_bins(before)))
+        panels.append((f"after: {rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})", _reliability_bins(after)))
         rel.append({"name": rr.run.name, "svg": figures.reliability(
             panels, title=f"Reliability on {eval_split}, all N×C probabilities, 15 equal-width bins")})
     rel_note = None
@@ -414,16 +415,20 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                     "diagrams show each run as it is.")
         panels = []
         for rr in results:
-            a = arrays(rr)
+            a = _split_arrays(rr, eval_split)
             if a is not None:
                 panels.append((f"{rr.run.name} (ECE {_fmt(_get(rr.split(eval_split).score, 'ece'))})",
-                               bins(a)))
+                               _reliability_bins(a)))
         if panels:  # one small-multiples figure, shared axes
             rel.append({"name": f"all runs ({len(panels)})", "svg": figures.reliability(
                 panels, title=f"Reliability on {eval_split}, all N×C probabilities, "
                               "15 equal-width bins")})
+    return rel, rel_note
 
-    # PR curves for chosen classes
+
+def _pr_section(results: list[RunResult], task, groups, order: list[str], opts: ReportOptions,
+                eval_split: str) -> tuple[str | None, list[str], str]:
+    """PR curves of the chosen (or tail, or three rarest) classes: (svg or None, classes, which)."""
     if opts.pr_classes:
         pr_classes = [task.classes[task.class_index(c)] for c in opts.pr_classes]
         pr_which = "chosen classes"
@@ -436,7 +441,7 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
     curves: dict[str, dict] = {c: {} for c in pr_classes}
     pr_prev: dict[str, float] = {}
     for rr in results:
-        a = arrays(rr)
+        a = _split_arrays(rr, eval_split)
         if a is None:
             continue
         for c in pr_classes:
@@ -448,8 +453,11 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
         pr_svg = figures.pr_curves(curves, prevalence=pr_prev,
                                    title=f"Precision–recall on {eval_split} ({pr_which}); "
                                          "dotted: prevalence")
+    return pr_svg, pr_classes, pr_which
 
-    # threshold tables
+
+def _thresholds(results: list[RunResult], task, groups, order: list[str]) -> list[dict]:
+    """Per run with a score: threshold (4 decimals) and dev/test precision, recall, F1, n_pos per class."""
     thresholds = []
     for rr in results:
         if rr.dev is None and rr.test is None:
@@ -468,14 +476,11 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                     if res is not None and res.score else "–"
             rows.append(row)
         thresholds.append({"name": rr.run.name, "anchor": rr.anchor, "source": src, "rows": rows})
+    return thresholds
 
-    # loss × backbone heat map
-    heat = _heatmap(results, has_test)
 
-    curves = _training_curves(results)
-    ranking = _ranking(results, task, groups, opts, eval_split)
-    strata = _strata(results)
-
+def _configs(results: list[RunResult]) -> list[dict]:
+    """Per run: its config as sorted, indented JSON text (or None), input paths and notes."""
     configs = []
     for rr in results:
         cfg = rr.run.config
@@ -486,8 +491,12 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                         "sources": {s: {"predictions": sd.pred_path, "labels": sd.labels_from}
                                     for s, sd in rr.run.splits.items()},
                         "notes": rr.notes})
+    return configs
 
-    data = {"lteval_version": __version__, "task": task.name, "bootstrap": int(opts.bootstrap),
+
+def _data_block(results: list[RunResult], task, opts: ReportOptions, ranking: dict) -> dict[str, Any]:
+    """The page's machine-readable JSON block: version, options, every run's scores, rankings."""
+    return {"lteval_version": __version__, "task": task.name, "bootstrap": int(opts.bootstrap),
             "seed": int(opts.seed),
             **({"cluster_by": opts.cluster_by} if opts.cluster_by else {}),
             "runs": [{"name": rr.run.name, "anchor": rr.anchor,
@@ -497,6 +506,29 @@ def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
                       **({"strata": rr.strata} if rr.strata else {})}
                      for rr in results],
             "rankings": [r["data"] for r in ranking["views"]]}
+
+
+def build_model(runs: list[LoadedRun], task, groups, opts: ReportOptions, *,
+                progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Everything the template renders, as plain data plus SVG strings."""
+    results = _score_runs(runs, task, groups, opts, progress)
+    has_test = any(rr.test is not None for rr in results)
+    notes = _notes(results, has_test, opts)
+    order, prev, prev_src = _class_order(task, groups, results)
+    eval_split = _eval_split(results, has_test)
+
+    table = _table(results, has_test)
+    dumbbells, group_rows = _dumbbells(results, task, groups, order, has_test)
+    ap_prev_svg = _ap_vs_prevalence(results, order, prev, eval_split)
+    rel, rel_note = _reliability(results, eval_split)
+    pr_svg, pr_classes, pr_which = _pr_section(results, task, groups, order, opts, eval_split)
+    thresholds = _thresholds(results, task, groups, order)
+    heat = _heatmap(results, has_test)  # loss × backbone heat map
+    curves = _training_curves(results)
+    ranking = _ranking(results, task, groups, opts, eval_split)
+    strata = _strata(results)
+    configs = _configs(results)
+    data = _data_block(results, task, opts, ranking)
     group_table = {"labels": [c["label"] for c in group_rows[0]["cells"]] if group_rows else [],
                    "rows": group_rows}
     return {
