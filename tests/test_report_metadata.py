@@ -59,24 +59,30 @@ def clustered(runs):
     return html, _data(html)
 
 
-def test_clustered_intervals_equal_lteval_score_cluster_by(runs, clustered):
+def _against_score(runs, data, **score_kw):
+    """For each run and split of the report's data: (run, split, seed, the report's entry for the
+    run, ``lteval.score`` of the same files with the report's seed for that split and ``score_kw``)."""
     _, a, b, meta = runs
-    html, data = clustered
     got = {r["name"]: r for r in data["runs"]}
     for run in (a, b):
         for split, seed in (("dev", SEED), ("test", SEED + 1)):
             ref = lteval.score(run / "predictions" / f"{split}.csv", run / "labels" / f"{split}.csv",
-                               n_boot=N_BOOT, seed=seed, metadata=meta,
-                               cluster_by="PatientID").to_dict()
-            g = got[run.name][split]
-            assert g["n_clusters"] == ref["n_clusters"] == (60 if split == "dev" else 50)
-            assert g["cluster_by"] == "PatientID"
-            for k in ("mAP", "mAUROC", "mF1", "ece", "tail.mAP", "head.mAP"):
-                assert g["ci"][k] == ref["ci"][k], (run.name, split, k)
-            # and they differ from the image-level intervals (clustering did something)
-            plain = lteval.score(run / "predictions" / f"{split}.csv",
-                                 run / "labels" / f"{split}.csv", n_boot=N_BOOT, seed=seed).to_dict()
-            assert g["ci"]["mAP"] != plain["ci"]["mAP"]
+                               n_boot=N_BOOT, seed=seed, metadata=meta, **score_kw).to_dict()
+            yield run, split, seed, got[run.name], ref
+
+
+def test_clustered_intervals_equal_lteval_score_cluster_by(runs, clustered):
+    html, data = clustered
+    for run, split, seed, entry, ref in _against_score(runs, data, cluster_by="PatientID"):
+        g = entry[split]
+        assert g["n_clusters"] == ref["n_clusters"] == (60 if split == "dev" else 50)
+        assert g["cluster_by"] == "PatientID"
+        for k in ("mAP", "mAUROC", "mF1", "ece", "tail.mAP", "head.mAP"):
+            assert g["ci"][k] == ref["ci"][k], (run.name, split, k)
+        # and they differ from the image-level intervals (clustering did something)
+        plain = lteval.score(run / "predictions" / f"{split}.csv",
+                             run / "labels" / f"{split}.csv", n_boot=N_BOOT, seed=seed).to_dict()
+        assert g["ci"]["mAP"] != plain["ci"]["mAP"]
     assert "resamples clusters of 'PatientID'" in unescape(html)
     assert "n_clusters: dev 60, test 50" in html
 
@@ -112,19 +118,16 @@ def test_clustered_rank_equals_lteval_rank_cluster_by(runs, clustered):
 
 
 def test_strata_equal_lteval_score_strata_by(runs, clustered):
-    _, a, b, meta = runs
+    a = runs[1]
     html, data = clustered
     got = {r["name"]: r for r in data["runs"]}
-    for run in (a, b):
-        for split, seed in (("dev", SEED), ("test", SEED + 1)):
-            ref = lteval.score(run / "predictions" / f"{split}.csv", run / "labels" / f"{split}.csv",
-                               n_boot=N_BOOT, seed=seed, metadata=meta, cluster_by="PatientID",
-                               strata_by=["view", "age"], bins="40,60").to_dict()
-            mine = got[run.name]["strata"][split]
-            assert mine["strata"] == ref["strata"]
-            assert mine["strata_gap"] == ref["strata_gap"]
-            assert set(ref["strata"]) >= {"view=AP", "view=PA", "view=LAT", "age=< 40",
-                                          "age=[40, 60)", "age=>= 60"}
+    for run, split, seed, entry, ref in _against_score(runs, data, cluster_by="PatientID",
+                                                       strata_by=["view", "age"], bins="40,60"):
+        mine = entry["strata"][split]
+        assert mine["strata"] == ref["strata"]
+        assert mine["strata_gap"] == ref["strata_gap"]
+        assert set(ref["strata"]) >= {"view=AP", "view=PA", "view=LAT", "age=< 40",
+                                      "age=[40, 60)", "age=>= 60"}
     # the page's strata section shows them, computed here
     e = got[a.name]["strata"]["test"]["strata"]["view=PA"]
     assert f"{e['overall']['mAP']:.3f}" in html

@@ -88,7 +88,6 @@ def render_html(model: dict[str, Any]) -> str:
 
 
 def _progress_bar(total: int, enabled: bool):
-
     from lteval.io.progress import progress_enabled
 
     if not progress_enabled(enabled) or total == 0:
